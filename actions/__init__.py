@@ -1,0 +1,1 @@
+"""Action server of the hotel guest assistant (Rasa SDK)."""

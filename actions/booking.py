@@ -1,0 +1,213 @@
+"""Availability, new reservations, booking status and cancellation."""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import FormValidationAction
+
+from actions.booking_ref import booking_in_slot
+from actions.context import hotel_for, hotel_today, language_of, money, show_date
+from actions.names import clean_guest_name
+from actions.pms.base import Booking, BookingNotFound, BookingRequest, BookingStatus, InvalidBookingState, NoAvailability, PMSUnavailable
+from actions.pms.gateway import gateway
+from actions.stay_form import StayFormMixin, stay_from_slots
+
+ROOM_TYPES = ("single", "double", "family", "suite")
+STATUS_TEXT = {
+    "es": {
+        BookingStatus.PENDING_PAYMENT: "pendiente de pago",
+        BookingStatus.CONFIRMED: "confirmada y pagada",
+        BookingStatus.CANCELLED: "cancelada",
+    },
+    "en": {
+        BookingStatus.PENDING_PAYMENT: "waiting for payment",
+        BookingStatus.CONFIRMED: "confirmed and paid",
+        BookingStatus.CANCELLED: "cancelled",
+    },
+}
+STAY_SLOTS = ("checkin", "checkout", "guests", "room_type", "guest_name")
+
+
+async def room_names(language: str) -> Dict[str, str]:
+    try:
+        rooms = await gateway().call(gateway().pms.list_room_types, language)
+    except PMSUnavailable:
+        return {}
+    return {room.code: room.name for room in rooms}
+
+
+async def booking_facts(booking: Booking, language: str) -> Dict[str, Any]:
+    """Template variables describing a booking in the guest's language."""
+    names = await room_names(language)
+    return dict(
+        reference=booking.reference,
+        guest_name=booking.guest_name,
+        room_name=names.get(booking.room_type, booking.room_type),
+        checkin=show_date(booking.checkin, language),
+        checkout=show_date(booking.checkout, language),
+        guests=booking.guests,
+        total=money(booking.total_price),
+        currency=booking.currency,
+        status=STATUS_TEXT[language][booking.status],
+    )
+
+
+class ValidateAvailabilityForm(StayFormMixin, FormValidationAction):
+    def name(self) -> Text:
+        return "validate_availability_form"
+
+
+class ValidateReservationForm(StayFormMixin, FormValidationAction):
+    def name(self) -> Text:
+        return "validate_reservation_form"
+
+    async def validate_room_type(self, value, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> Dict[Text, Any]:
+        code = str(value or "").lower()
+        if code not in ROOM_TYPES:
+            dispatcher.utter_message(response="utter_room_type_not_understood")
+            return {"room_type": None}
+        guests = int(tracker.get_slot("guests") or 0)
+        try:
+            rooms = await gateway().call(gateway().pms.list_room_types, language_of(tracker))
+        except PMSUnavailable:
+            return {"room_type": code}  # capacity is checked again when booking
+        room = next((r for r in rooms if r.code == code), None)
+        if room is not None and guests > room.max_guests:
+            dispatcher.utter_message(response="utter_room_too_small", max_guests=room.max_guests)
+            return {"room_type": None}
+        return {"room_type": code}
+
+    async def validate_guest_name(self, value, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> Dict[Text, Any]:
+        name = clean_guest_name(str(value or ""))
+        if name is None:
+            dispatcher.utter_message(response="utter_name_not_understood")
+            return {"guest_name": None}
+        return {"guest_name": name}
+
+
+class ActionCheckAvailability(Action):
+    def name(self) -> Text:
+        return "action_check_availability"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> List[EventType]:
+        language = language_of(tracker)
+        checkin, checkout, guests = stay_from_slots(tracker)
+        if not (checkin and checkout and guests):
+            dispatcher.utter_message(response="utter_date_not_understood")
+            return []
+        stay = dict(checkin=show_date(checkin, language), checkout=show_date(checkout, language), guests=guests)
+        try:
+            options = await gateway().call(gateway().pms.check_availability, checkin, checkout, guests, language)
+        except PMSUnavailable:
+            dispatcher.utter_message(response="utter_pms_unavailable")
+            return []
+        if not options:
+            dispatcher.utter_message(response="utter_no_availability", **stay)
+            return []
+        dispatcher.utter_message(response="utter_availability_header", nights=options[0].nights, **stay)
+        for option in options:
+            dispatcher.utter_message(
+                response="utter_availability_line",
+                room_name=option.room_type.name,
+                total=money(option.total_price),
+                nightly=money(option.room_type.nightly_rate),
+                currency=option.room_type.currency,
+                rooms_left=option.rooms_left,
+            )
+        dispatcher.utter_message(response="utter_availability_footer")
+        return []
+
+
+class ActionCreateBooking(Action):
+    def name(self) -> Text:
+        return "action_create_booking"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> List[EventType]:
+        language = language_of(tracker)
+        checkin, checkout, guests = stay_from_slots(tracker)
+        request = BookingRequest(
+            guest_name=tracker.get_slot("guest_name") or "",
+            room_type=tracker.get_slot("room_type") or "",
+            checkin=checkin,
+            checkout=checkout,
+            guests=guests,
+            contact=tracker.sender_id,
+        )
+        try:
+            booking = await gateway().call(gateway().pms.create_booking, request)
+        except NoAvailability:
+            names = await room_names(language)
+            dispatcher.utter_message(response="utter_room_taken", room_name=names.get(request.room_type, request.room_type))
+            return [SlotSet("room_type", None)]
+        except PMSUnavailable:
+            dispatcher.utter_message(response="utter_pms_unavailable")
+            return []
+        dispatcher.utter_message(response="utter_booking_created", **await booking_facts(booking, language))
+        return [SlotSet("booking_ref", booking.reference)] + [SlotSet(slot, None) for slot in STAY_SLOTS]
+
+
+class ActionReservationStatus(Action):
+    def name(self) -> Text:
+        return "action_reservation_status"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> List[EventType]:
+        booking = await booking_in_slot(dispatcher, tracker)
+        if booking is not None:
+            dispatcher.utter_message(response="utter_booking_status", **await booking_facts(booking, language_of(tracker)))
+        return []
+
+
+class ActionOfferCancellation(Action):
+    """Shows the booking and asks the guest to confirm; the cancellation
+    itself happens only after an explicit yes (action_cancel_reservation)."""
+
+    def name(self) -> Text:
+        return "action_offer_cancellation"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> List[EventType]:
+        booking = await booking_in_slot(dispatcher, tracker)
+        if booking is None:
+            return [SlotSet("pending_confirmation", None)]
+        facts = await booking_facts(booking, language_of(tracker))
+        if booking.status is BookingStatus.CANCELLED or booking.checkout <= hotel_today(hotel_for(tracker)):
+            dispatcher.utter_message(response="utter_cannot_cancel", **facts)
+            return [SlotSet("pending_confirmation", None)]
+        dispatcher.utter_message(response="utter_confirm_cancellation", **facts)
+        return [SlotSet("pending_confirmation", "cancellation")]
+
+
+class ActionCancelReservation(Action):
+    def name(self) -> Text:
+        return "action_cancel_reservation"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> List[EventType]:
+        reference = tracker.get_slot("booking_ref")
+        done = [SlotSet("pending_confirmation", None)]
+        try:
+            booking = await gateway().call(gateway().pms.cancel_booking, reference)
+        except InvalidBookingState:
+            dispatcher.utter_message(response="utter_cannot_cancel", reference=reference)
+            return done
+        except PMSUnavailable:
+            dispatcher.utter_message(response="utter_pms_unavailable")
+            return done
+        except BookingNotFound:
+            dispatcher.utter_message(response="utter_booking_not_found", booking_ref=reference)
+            return done
+        dispatcher.utter_message(response="utter_booking_cancelled", reference=booking.reference)
+        return done
+
+
+class ActionDeclinePending(Action):
+    """The guest said no to a pending confirmation: change nothing."""
+
+    def name(self) -> Text:
+        return "action_decline_pending"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> List[EventType]:
+        dispatcher.utter_message(response="utter_nothing_changed")
+        return [SlotSet("pending_confirmation", None)]
+

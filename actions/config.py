@@ -1,0 +1,169 @@
+"""Typed configuration, read in one place.
+
+``Settings`` comes from environment variables (deployment); ``HotelConfig``
+comes from the hotel file (``hotel.yml``: name, address, hours, policies).
+Every other module receives these objects instead of reading the environment.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+from zoneinfo import ZoneInfo
+
+import yaml
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+DEV_QR_SECRET = "dev-only-qr-secret-change-me"
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; the message says which field."""
+
+
+def _env(name: str, default: str = "") -> str:
+    return os.environ.get(name, default).strip()
+
+
+@dataclass(frozen=True)
+class Settings:
+    pms_backend: str = "local"  # local | qloapps
+    pms_database_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'pms.sqlite3'}"
+    assistant_database_url: str = f"sqlite:///{PROJECT_ROOT / 'var' / 'assistant.sqlite3'}"
+    qloapps_url: str = ""
+    qloapps_api_key: str = field(default="", repr=False)
+    qloapps_hotel_id: int = 1
+    qr_secret: str = field(default=DEV_QR_SECRET, repr=False)
+    public_url: str = "http://localhost:5055"  # where guests' clients fetch QR/photos
+    hotel_config_path: Path = PROJECT_ROOT / "hotel.yml"
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        backend = _env("PMS_BACKEND", "local").lower()
+        if backend not in ("local", "qloapps"):
+            raise ConfigError(f"PMS_BACKEND must be 'local' or 'qloapps', not {backend!r}")
+        settings = cls(
+            pms_backend=backend,
+            pms_database_url=_env("PMS_DATABASE_URL") or cls.pms_database_url,
+            assistant_database_url=_env("ASSISTANT_DATABASE_URL") or cls.assistant_database_url,
+            qloapps_url=_env("QLOAPPS_URL").rstrip("/"),
+            qloapps_api_key=_env("QLOAPPS_API_KEY"),
+            qloapps_hotel_id=int(_env("QLOAPPS_HOTEL_ID", "1")),
+            qr_secret=_env("QR_SECRET") or DEV_QR_SECRET,
+            public_url=(_env("ACTION_SERVER_PUBLIC_URL") or cls.public_url).rstrip("/"),
+            hotel_config_path=Path(_env("HOTEL_CONFIG") or cls.hotel_config_path),
+        )
+        if backend == "qloapps" and not (settings.qloapps_url and settings.qloapps_api_key):
+            raise ConfigError("PMS_BACKEND=qloapps needs QLOAPPS_URL and QLOAPPS_API_KEY")
+        return settings
+
+
+def _parse_clock(value: str, where: str) -> dt.time:
+    try:
+        return dt.time.fromisoformat(str(value))
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {value!r} is not a HH:MM time") from exc
+
+
+@dataclass(frozen=True)
+class Policies:
+    checkin_time: dt.time
+    checkout_time: dt.time
+    late_checkout_until: dt.time
+    late_checkout_fee_percent: int
+    max_nights: int
+    max_guests_per_booking: int
+    booking_horizon_days: int
+
+
+@dataclass(frozen=True)
+class HotelConfig:
+    id: str
+    name: str
+    address: str
+    latitude: float
+    longitude: float
+    phone: str
+    emergency_phone: str
+    email: str
+    timezone: ZoneInfo
+    default_language: str
+    currency: str
+    # weekday index (0=Monday) -> list of (open, close) intervals
+    business_hours: Mapping[int, tuple[tuple[dt.time, dt.time], ...]]
+    holidays: frozenset[dt.date]
+    urgent_keywords: Mapping[str, tuple[str, ...]]
+    policies: Policies
+    review_links: Mapping[str, str]
+
+    @property
+    def maps_url(self) -> str:
+        return f"https://www.google.com/maps/search/?api=1&query={self.latitude},{self.longitude}"
+
+    @classmethod
+    def from_mapping(cls, raw: Mapping) -> "HotelConfig":
+        try:
+            hours: dict[int, tuple[tuple[dt.time, dt.time], ...]] = {}
+            for name, intervals in (raw.get("business_hours") or {}).items():
+                if name not in WEEKDAYS:
+                    raise ConfigError(f"business_hours: unknown weekday {name!r}")
+                parsed = []
+                for start, end in intervals:
+                    opens = _parse_clock(start, f"business_hours.{name}")
+                    closes = _parse_clock(end, f"business_hours.{name}")
+                    if closes <= opens:
+                        raise ConfigError(f"business_hours.{name}: {start}-{end} closes before it opens")
+                    parsed.append((opens, closes))
+                hours[WEEKDAYS.index(name)] = tuple(sorted(parsed))
+            pol = raw["policies"]
+            policies = Policies(
+                checkin_time=_parse_clock(pol["checkin_time"], "policies.checkin_time"),
+                checkout_time=_parse_clock(pol["checkout_time"], "policies.checkout_time"),
+                late_checkout_until=_parse_clock(pol["late_checkout_until"], "policies.late_checkout_until"),
+                late_checkout_fee_percent=int(pol.get("late_checkout_fee_percent", 50)),
+                max_nights=int(pol.get("max_nights", 30)),
+                max_guests_per_booking=int(pol.get("max_guests_per_booking", 8)),
+                booking_horizon_days=int(pol.get("booking_horizon_days", 365)),
+            )
+            return cls(
+                id=str(raw["id"]),
+                name=str(raw["name"]),
+                address=str(raw["address"]),
+                latitude=float(raw["latitude"]),
+                longitude=float(raw["longitude"]),
+                phone=str(raw.get("phone", "")),
+                emergency_phone=str(raw.get("emergency_phone", raw.get("phone", ""))),
+                email=str(raw.get("email", "")),
+                timezone=ZoneInfo(str(raw["timezone"])),
+                default_language=str(raw.get("default_language", "es")),
+                currency=str(raw.get("currency", "EUR")),
+                business_hours=hours,
+                holidays=frozenset(dt.date.fromisoformat(str(d)) for d in raw.get("holidays") or ()),
+                urgent_keywords={
+                    lang: tuple(w.lower() for w in words)
+                    for lang, words in (raw.get("urgent_keywords") or {}).items()
+                },
+                policies=policies,
+                review_links=dict(raw.get("review_links") or {}),
+            )
+        except KeyError as exc:
+            raise ConfigError(f"hotel config is missing {exc.args[0]!r}") from exc
+
+    @classmethod
+    def load(cls, path: Path) -> "HotelConfig":
+        with open(path, encoding="utf-8") as fh:
+            return cls.from_mapping(yaml.safe_load(fh))
+
+
+@functools.lru_cache(maxsize=1)
+def settings() -> Settings:
+    return Settings.from_env()
+
+
+@functools.lru_cache(maxsize=8)
+def hotel(path: Path | None = None) -> HotelConfig:
+    return HotelConfig.load(path or settings().hotel_config_path)

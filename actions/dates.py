@@ -1,0 +1,189 @@
+"""Parse stay dates from Spanish or English guest messages.
+
+Absolute dates with month names ("5 de diciembre", "dec 8th", "24 dic 2026") are
+parsed by ``dateparser``; this module finds the spans, resolves ranges ("del 5 al
+8 de diciembre", "from dec 5 to 8", "5-8/12"), stay lengths ("3 noches"),
+relative days (mañana, pasado mañana, next friday, el sábado que viene) and
+numeric dates (15/12, 12/15 when unambiguous), which dateparser gets wrong or
+misses in WhatsApp-style text.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from typing import Optional
+
+import dateparser
+
+from actions.text import normalise
+
+MONTHS = (
+    "enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|setiembre|octubre|noviembre|diciembre|"
+    "january|february|march|april|may|june|july|august|september|october|november|december|"
+    "ene|feb|mar|abr|jun|jul|ago|sep|sept|oct|nov|dic|jan|apr|aug|dec"
+)
+WEEKDAYS = {
+    "lunes": 0, "martes": 1, "miercoles": 2, "jueves": 3, "viernes": 4, "sabado": 5, "domingo": 6,
+    "monday": 0, "tuesday": 1, "wednesday": 2, "thursday": 3, "friday": 4, "saturday": 5, "sunday": 6,
+    "mon": 0, "tue": 1, "tues": 1, "wed": 2, "thu": 3, "thurs": 3, "fri": 4, "sat": 5, "sun": 6,
+}
+NUMBER_WORDS = {
+    "un": 1, "una": 1, "uno": 1, "one": 1, "dos": 2, "two": 2, "tres": 3, "three": 3,
+    "cuatro": 4, "four": 4, "cinco": 5, "five": 5, "seis": 6, "six": 6, "siete": 7, "seven": 7,
+    "ocho": 8, "eight": 8, "nueve": 9, "nine": 9, "diez": 10, "ten": 10,
+    "once": 11, "eleven": 11, "doce": 12, "twelve": 12, "catorce": 14, "fourteen": 14,
+}
+_DAY = r"(\d{1,2})(?:st|nd|rd|th|º|o)?"
+_MONTH_DAY = re.compile(rf"\b{_DAY}\s*(?:de\s+|of\s+)?(?:{MONTHS})\.?\b(?:,?\s*(?:de\s+|del\s+)?(\d{{4}}))?")
+_DAY_MONTH_EN = re.compile(rf"\b(?:{MONTHS})\.?\s+{_DAY}\b(?:,?\s*(\d{{4}}))?")
+_NUMERIC = re.compile(r"\b(\d{1,2})[/.\-](\d{1,2})(?:[/.\-](\d{2,4}))?\b")
+_BARE_DAY = re.compile(rf"^(?:el|the|on the|on|dia|day)?\s*{_DAY}$")
+_NIGHTS = re.compile(r"\b(\d{1,2}|" + "|".join(NUMBER_WORDS) + r")\s+(?:noches?|nights?|nites?|dias|days)\b")
+_IN_DAYS = re.compile(r"\b(?:en|dentro de|in)\s+(\d{1,2}|" + "|".join(NUMBER_WORDS) + r")\s+(?:dias|days)\b")
+_RANGE = re.compile(
+    r"^(?:.*?\b(?:del?|desde el|desde|from|between|entre el|entre|for|llegando el|arriving)\s+)?"
+    r"(?P<start>.+?)\s*(?:\b(?:al|a|hasta el|hasta|to|till|until|through|thru|and|y el|y)\b|-|–)\s*(?P<end>.+)$"
+)
+
+
+@dataclass(frozen=True)
+class StayDates:
+    checkin: Optional[dt.date] = None
+    checkout: Optional[dt.date] = None
+
+    @property
+    def complete(self) -> bool:
+        return self.checkin is not None and self.checkout is not None
+
+
+def _number(token: str) -> int:
+    return int(token) if token.isdigit() else NUMBER_WORDS[token]
+
+
+def _next_weekday(today: dt.date, weekday: int) -> dt.date:
+    days_ahead = (weekday - today.weekday()) % 7 or 7
+    return today + dt.timedelta(days=days_ahead)
+
+
+def _next_day_of_month(today: dt.date, day: int) -> Optional[dt.date]:
+    year, month = today.year, today.month
+    for _ in range(3):
+        try:
+            candidate = dt.date(year, month, day)
+        except ValueError:
+            candidate = None
+        if candidate and candidate >= today:
+            return candidate
+        month, year = (1, year + 1) if month == 12 else (month + 1, year)
+    return None
+
+
+def _numeric_date(match: re.Match, today: dt.date) -> Optional[dt.date]:
+    first, second = int(match.group(1)), int(match.group(2))
+    year_text = match.group(3)
+    # Day-first (the hotel's locale) unless only month-first makes sense.
+    day, month = (second, first) if first <= 12 < second else (first, second)
+    years = [int(year_text) + (2000 if len(year_text) == 2 else 0)] if year_text else [today.year, today.year + 1]
+    for year in years:
+        try:
+            candidate = dt.date(year, month, day)
+        except ValueError:
+            return None
+        if year_text or candidate >= today:
+            return candidate
+    return None
+
+
+def _month_name_date(span: str, today: dt.date) -> Optional[dt.date]:
+    settings = {
+        "RELATIVE_BASE": dt.datetime.combine(today, dt.time(12)),
+        "PREFER_DATES_FROM": "future",
+        "REQUIRE_PARTS": ["day", "month"],
+        "DATE_ORDER": "DMY",
+    }
+    parsed = dateparser.parse(span, languages=["es", "en"], settings=settings)
+    return parsed.date() if parsed else None
+
+
+def parse_date(text: str, today: dt.date) -> Optional[dt.date]:
+    """One date in ``text`` (already about a single day), or None."""
+    norm = normalise(text)
+    if not norm:
+        return None
+    if re.search(r"\b(?:pasado manana|day after tomorrow)\b", norm):
+        return today + dt.timedelta(days=2)
+    if re.search(r"\b(?:manana|tomorrow|tmrw|tmr|tomorow)\b", norm) and not re.search(r"\b(?:esta|por la) manana\b", norm):
+        return today + dt.timedelta(days=1)
+    if re.search(r"\b(?:hoy|today|tonight|esta noche)\b", norm):
+        return today
+    match = _IN_DAYS.search(norm)
+    if match:
+        return today + dt.timedelta(days=_number(match.group(1)))
+    if re.search(r"\b(?:next week|la semana que viene|la proxima semana|semana proxima)\b", norm):
+        return _next_weekday(today, 0)
+    if re.search(r"\b(?:fin de semana|finde|weekend)\b", norm):
+        return _next_weekday(today, 5)
+    for span_re in (_MONTH_DAY, _DAY_MONTH_EN):
+        match = span_re.search(norm)
+        if match:
+            return _month_name_date(match.group(0), today)
+    match = _NUMERIC.search(norm)
+    if match:
+        return _numeric_date(match, today)
+    for word, weekday in WEEKDAYS.items():
+        if re.search(rf"\b{word}\b", norm):
+            return _next_weekday(today, weekday)
+    match = _BARE_DAY.match(norm)
+    if match:
+        return _next_day_of_month(today, int(match.group(1)))
+    return None
+
+
+def _resolve_range(start_text: str, end_text: str, today: dt.date) -> StayDates:
+    end = parse_date(end_text, today)
+    start_bare = _BARE_DAY.match(normalise(start_text))
+    if end and start_bare:
+        # "del 5 al 8 de diciembre": the start day takes the end's month.
+        day = int(start_bare.group(1))
+        month_start = end.replace(day=1)
+        try:
+            start = month_start.replace(day=day)
+        except ValueError:
+            return StayDates(None, end)
+        if start >= end:  # "del 28 al 2 de enero" starts the month before
+            previous = month_start - dt.timedelta(days=1)
+            start = previous.replace(day=min(day, previous.day))
+        return StayDates(start, end)
+    start = parse_date(start_text, today)
+    end_bare = _BARE_DAY.match(normalise(end_text))
+    if start and end_bare and not end:
+        day = int(end_bare.group(1))
+        end = _next_day_of_month(start + dt.timedelta(days=1), day)
+    return StayDates(start, end)
+
+
+def parse_stay(text: str, today: dt.date) -> StayDates:
+    """Check-in and/or check-out found in a guest message.
+
+    A message with a single date returns it as check-in; with "N noches" the
+    check-out follows from it.
+    """
+    norm = normalise(text)
+    nights_match = _NIGHTS.search(norm)
+    nights = _number(nights_match.group(1)) if nights_match else None
+    without_nights = _NIGHTS.sub(" ", norm) if nights_match else norm
+    range_match = _RANGE.match(without_nights)
+    if range_match:
+        stay = _resolve_range(range_match.group("start"), range_match.group("end"), today)
+        if stay.complete:
+            return stay
+    checkin = parse_date(without_nights, today)
+    if checkin and nights:
+        return StayDates(checkin, checkin + dt.timedelta(days=nights))
+    return StayDates(checkin, None)
+
+
+def parse_nights(text: str) -> Optional[int]:
+    match = _NIGHTS.search(normalise(text))
+    return _number(match.group(1)) if match else None

@@ -1,0 +1,14 @@
+"""PMS backends and the gateway the actions use to reach them."""
+from actions.pms.base import (  # noqa: F401
+    PMS,
+    Availability,
+    Booking,
+    BookingNotFound,
+    BookingRequest,
+    BookingStatus,
+    InvalidBookingState,
+    NoAvailability,
+    PMSError,
+    PMSUnavailable,
+    RoomType,
+)

@@ -1,0 +1,46 @@
+"""Session start and language tracking."""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.context import LANGUAGES, hotel_for
+
+
+class ActionSessionStart(Action):
+    """Starts a session keeping only what is still true after hours of silence
+    (the guest's language and booking reference), plus the hotel's name."""
+
+    CARRIED_SLOTS = ("language", "booking_ref")
+
+    def name(self) -> Text:
+        return "action_session_start"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[EventType]:
+        carried = [
+            SlotSet(key, tracker.get_slot(key)) for key in self.CARRIED_SLOTS if tracker.get_slot(key) is not None
+        ]
+        return [
+            SessionStarted(),
+            *carried,
+            SlotSet("hotel_name", hotel_for(tracker).name),
+            ActionExecuted("action_listen"),
+        ]
+
+
+class ActionDetectLanguage(Action):
+    """Custom slot mapping for ``language``: the NLU LanguageDetector's verdict,
+    when reliable; otherwise the conversation keeps its language."""
+
+    def name(self) -> Text:
+        return "action_detect_language"
+
+    async def run(self, dispatcher, tracker: Tracker, domain) -> List[EventType]:
+        detected = (tracker.latest_message or {}).get("language") or {}
+        language = detected.get("name")
+        if detected.get("reliable") and language in LANGUAGES and language != tracker.get_slot("language"):
+            return [SlotSet("language", language)]
+        return []

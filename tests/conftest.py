@@ -1,0 +1,118 @@
+"""Shared fixtures: a fresh embedded PMS per test, a fixed hotel clock, and
+helpers to build Rasa SDK trackers and run actions against them."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional
+
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import config, context
+from actions.pms.gateway import PMSGateway, build_breaker, use_gateway
+from actions.pms.local import LocalPMS
+from actions.staff_requests import StaffRequestStore, use_store
+
+TODAY = dt.date(2026, 11, 23)  # a Monday
+MADRID = config.ZoneInfo("Europe/Madrid")
+
+
+def at_hotel_time(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
+    return dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=MADRID)
+
+
+@pytest.fixture
+def hotel():
+    return config.hotel()
+
+
+@pytest.fixture
+def now(monkeypatch):
+    """Set the hotel clock: ``now(at_hotel_time(TODAY, 23))``. Defaults to Monday 10:00."""
+
+    def set_now(moment: dt.datetime) -> None:
+        monkeypatch.setattr(context, "utc_now", lambda: moment.astimezone(dt.timezone.utc))
+
+    set_now(at_hotel_time(TODAY, 10))
+    return set_now
+
+
+@pytest.fixture
+def pms(tmp_path) -> LocalPMS:
+    return LocalPMS(f"sqlite:///{tmp_path / 'pms.sqlite3'}", clock=lambda: TODAY, media_base_url="http://media.test")
+
+
+@pytest.fixture
+def staff_store(tmp_path) -> StaffRequestStore:
+    return StaffRequestStore(f"sqlite:///{tmp_path / 'assistant.sqlite3'}")
+
+
+@pytest.fixture(autouse=True)
+def action_backends(request, monkeypatch, tmp_path):
+    """Every action test talks to its own embedded PMS and staff store."""
+    if "pms" not in request.fixturenames:
+        yield
+        return
+    pms = request.getfixturevalue("pms")
+    store = request.getfixturevalue("staff_store")
+    request.getfixturevalue("now")
+    use_gateway(PMSGateway(pms, build_breaker(fail_max=3, reset_timeout=60)))
+    use_store(store)
+    yield
+    use_gateway(None)
+    use_store(None)
+
+
+def make_tracker(
+    slots: Optional[Dict[str, Any]] = None,
+    text: str = "",
+    intent: str = "inform",
+    entities: Optional[List[Dict[str, Any]]] = None,
+    events: Optional[List[Dict[str, Any]]] = None,
+    sender_id: str = "guest-1",
+    active_loop: Optional[str] = None,
+    language: str = "es",
+) -> Tracker:
+    all_slots = {"language": language, "requested_slot": None}
+    all_slots.update(slots or {})
+    latest = {"text": text, "intent": {"name": intent, "confidence": 0.99}, "entities": entities or []}
+    return Tracker(
+        sender_id=sender_id,
+        slots=all_slots,
+        latest_message=latest,
+        events=events if events is not None else [{"event": "user", "text": text, "parse_data": latest}],
+        paused=False,
+        followup_action=None,
+        active_loop={"name": active_loop} if active_loop else {},
+        latest_action_name="action_listen",
+    )
+
+
+@dataclass
+class ActionResult:
+    messages: List[Dict[str, Any]]
+    events: List[Dict[str, Any]]
+
+    @property
+    def responses(self) -> List[str]:
+        return [m.get("response") for m in self.messages]
+
+    def slot(self, name: str, default: Any = "missing") -> Any:
+        for event in reversed(self.events):
+            if event.get("event") == "slot" and event.get("name") == name:
+                return event.get("value")
+        return default
+
+    def message(self, response: str) -> Dict[str, Any]:
+        for message in self.messages:
+            if message.get("response") == response:
+                return message
+        raise AssertionError(f"{response} not sent; sent {self.responses}")
+
+
+async def run_action(action, tracker: Tracker, domain: Optional[dict] = None) -> ActionResult:
+    dispatcher = CollectingDispatcher()
+    events = await action.run(dispatcher, tracker, domain or {})
+    return ActionResult(dispatcher.messages, [dict(e) for e in events])
