@@ -186,6 +186,9 @@ class ActionCancelReservation(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> List[EventType]:
         reference = tracker.get_slot("booking_ref")
         done = [SlotSet("pending_confirmation", None)]
+        if tracker.get_slot("pending_confirmation") != "cancellation":
+            dispatcher.utter_message(response="utter_how_can_help")  # a "yes" to no question
+            return done
         try:
             booking = await gateway().call(gateway().pms.cancel_booking, reference)
         except InvalidBookingState:
@@ -208,6 +211,7 @@ class ActionDeclinePending(Action):
         return "action_decline_pending"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> List[EventType]:
-        dispatcher.utter_message(response="utter_nothing_changed")
+        pending = tracker.get_slot("pending_confirmation")
+        dispatcher.utter_message(response="utter_nothing_changed" if pending else "utter_how_can_help")
         return [SlotSet("pending_confirmation", None)]
 

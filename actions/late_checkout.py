@@ -58,6 +58,9 @@ class ActionConfirmLateCheckout(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> List[EventType]:
         done = [SlotSet("pending_confirmation", None)]
+        if tracker.get_slot("pending_confirmation") != "late_checkout":
+            dispatcher.utter_message(response="utter_how_can_help")  # a "yes" to no question
+            return done
         booking = await booking_in_slot(dispatcher, tracker)
         if booking is None:
             return done

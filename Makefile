@@ -1,0 +1,43 @@
+# Two commands for a newcomer:  make run   (chat with the bot)
+#                               make test  (every test)
+SHELL := /bin/bash
+VENV := .venv/.requirements.sha
+RASA := .venv/bin/rasa
+PY := .venv/bin/python
+MODEL := models/hotel.tar.gz
+TRAINING_INPUTS := config.yml domain.yml $(wildcard data/*.yml data/nlu/*.yml) $(wildcard components/*.py)
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+export TF_CPP_MIN_LOG_LEVEL := 2
+
+.PHONY: run test install train validate unit test-stories nlu-report bench clean
+
+run: install $(MODEL)  ## install what is missing, train if needed, chat with the bot
+	@scripts/chat.sh
+
+test: install validate unit $(MODEL) test-stories  ## every test
+	@echo "all tests passed"
+
+install: $(VENV)
+$(VENV): requirements.lock scripts/bootstrap.sh
+	@scripts/bootstrap.sh
+
+$(MODEL): $(VENV) $(TRAINING_INPUTS)
+	@echo "==> training the model (a few minutes on 2 cores)"
+	$(RASA) train --fixed-model-name hotel --out models --quiet
+
+train: $(MODEL)
+
+validate: install  ## rasa data validate, with the project's own strictness
+	$(PY) scripts/validate_data.py
+
+unit: install  ## pytest: actions, PMS backends, parsers, connectors, servers
+	$(PY) -m pytest -q
+
+test-stories: $(MODEL)  ## end-to-end test stories, both languages; any wrong prediction fails
+	$(RASA) test core --model $(MODEL) --stories tests/stories --fail-on-prediction-errors --out results/stories
+
+nlu-report: install  ## held-out NLU evaluation (20% of the examples), report in results/nlu
+	$(PY) scripts/nlu_report.py
+
+clean:
+	rm -rf results models/*.tar.gz .pytest_cache
