@@ -9,12 +9,12 @@ TRAINING_INPUTS := config.yml domain.yml $(wildcard data/*.yml data/nlu/*.yml) $
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: run test install train validate unit test-stories nlu-report bench clean
+.PHONY: run test install train validate unit test-stories integration nlu-report clean
 
 run: install $(MODEL)  ## install what is missing, train if needed, chat with the bot
 	@scripts/chat.sh
 
-test: install validate unit $(MODEL) test-stories  ## every test
+test: install validate unit $(MODEL) test-stories integration  ## every test
 	@echo "all tests passed"
 
 install: $(VENV)
@@ -30,11 +30,14 @@ train: $(MODEL)
 validate: install  ## rasa data validate, with the project's own strictness
 	$(PY) scripts/validate_data.py
 
-unit: install  ## pytest: actions, PMS backends, parsers, connectors, servers
-	$(PY) -m pytest -q
+unit: install  ## pytest without the trained model: actions, PMS backends, parsers, connectors
+	$(PY) -m pytest -q --ignore=tests/integration
 
 test-stories: $(MODEL)  ## end-to-end test stories, both languages; any wrong prediction fails
 	$(RASA) test core --model $(MODEL) --stories tests/stories --fail-on-prediction-errors --out results/stories
+
+integration: $(MODEL)  ## whole conversations: trained model + real action server process
+	$(PY) -m pytest -q tests/integration
 
 nlu-report: install  ## held-out NLU evaluation (20% of the examples), report in results/nlu
 	$(PY) scripts/nlu_report.py

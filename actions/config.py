@@ -29,6 +29,17 @@ def _env(name: str, default: str = "") -> str:
     return os.environ.get(name, default).strip()
 
 
+def _int_map(name: str) -> dict[str, int]:
+    """'single=1, double=2' -> {'single': 1, 'double': 2}."""
+    result = {}
+    for item in filter(None, (part.strip() for part in _env(name).split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or not value.strip().isdigit():
+            raise ConfigError(f"{name}: expected key=number pairs separated by commas, got {item!r}")
+        result[key.strip()] = int(value)
+    return result
+
+
 @dataclass(frozen=True)
 class Settings:
     pms_backend: str = "local"  # local | qloapps
@@ -37,6 +48,8 @@ class Settings:
     qloapps_url: str = ""
     qloapps_api_key: str = field(default="", repr=False)
     qloapps_hotel_id: int = 1
+    qloapps_room_types: Mapping[str, int] = field(default_factory=dict)  # our code -> QloApps room type id
+    qloapps_language_ids: Mapping[str, int] = field(default_factory=dict)  # "es" -> QloApps language id
     qr_secret: str = field(default=DEV_QR_SECRET, repr=False)
     public_url: str = "http://localhost:5055"  # where guests' clients fetch QR/photos
     hotel_config_path: Path = PROJECT_ROOT / "hotel.yml"
@@ -53,6 +66,8 @@ class Settings:
             qloapps_url=_env("QLOAPPS_URL").rstrip("/"),
             qloapps_api_key=_env("QLOAPPS_API_KEY"),
             qloapps_hotel_id=int(_env("QLOAPPS_HOTEL_ID", "1")),
+            qloapps_room_types=_int_map("QLOAPPS_ROOM_TYPES"),
+            qloapps_language_ids=_int_map("QLOAPPS_LANGUAGE_IDS"),
             qr_secret=_env("QR_SECRET") or DEV_QR_SECRET,
             public_url=(_env("ACTION_SERVER_PUBLIC_URL") or cls.public_url).rstrip("/"),
             hotel_config_path=Path(_env("HOTEL_CONFIG") or cls.hotel_config_path),
@@ -164,6 +179,26 @@ def settings() -> Settings:
     return Settings.from_env()
 
 
-@functools.lru_cache(maxsize=8)
-def hotel(path: Path | None = None) -> HotelConfig:
-    return HotelConfig.load(path or settings().hotel_config_path)
+@functools.lru_cache(maxsize=1)
+def hotels() -> dict[str, HotelConfig]:
+    """Every configured hotel by id. HOTEL_CONFIG names one hotel file or a
+    directory of them (one per hotel, e.g. for one WhatsApp number each)."""
+    path = settings().hotel_config_path
+    files = sorted(path.glob("*.yml")) if path.is_dir() else [path]
+    loaded: dict[str, HotelConfig] = {}
+    for file in files:
+        config = HotelConfig.load(file)
+        if config.id in loaded:
+            raise ConfigError(f"{file}: hotel id {config.id!r} is used twice")
+        loaded[config.id] = config
+    if not loaded:
+        raise ConfigError(f"no hotel configuration in {path}")
+    return loaded
+
+
+def hotel(hotel_id: str | None = None) -> HotelConfig:
+    """The hotel with that id; the first configured one when id is None or unknown."""
+    configured = hotels()
+    if hotel_id is not None and hotel_id in configured:
+        return configured[hotel_id]
+    return next(iter(configured.values()))

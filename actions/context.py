@@ -20,7 +20,10 @@ def utc_now() -> dt.datetime:
 
 
 def hotel_for(tracker: Tracker) -> HotelConfig:
-    return config.hotel()
+    """The hotel this conversation belongs to: channels that serve several
+    hotels (one WhatsApp number each) put ``hotel_id`` in the message metadata."""
+    metadata = (tracker.latest_message or {}).get("metadata") or {}
+    return config.hotel(metadata.get("hotel_id"))
 
 
 def language_of(tracker: Tracker) -> str:

@@ -37,9 +37,13 @@ NUMBER_WORDS = {
 _DAY = r"(\d{1,2})(?:st|nd|rd|th|º|o)?"
 _MONTH_DAY = re.compile(rf"\b{_DAY}\s*(?:de\s+|of\s+)?(?:{MONTHS})\.?\b(?:,?\s*(?:de\s+|del\s+)?(\d{{4}}))?")
 _DAY_MONTH_EN = re.compile(rf"\b(?:{MONTHS})\.?\s+{_DAY}\b(?:,?\s*(\d{{4}}))?")
+_ISO = re.compile(r"\b(\d{4})[/.\-](\d{1,2})[/.\-](\d{1,2})\b")  # 2026-12-05
 _NUMERIC = re.compile(r"\b(\d{1,2})[/.\-](\d{1,2})(?:[/.\-](\d{2,4}))?\b")
 _BARE_DAY = re.compile(rf"^(?:el|the|on the|on|dia|day)?\s*{_DAY}$")
-_NIGHTS = re.compile(r"\b(\d{1,2}|" + "|".join(NUMBER_WORDS) + r")\s+(?:noches?|nights?|nites?|dias|days)\b")
+# A day followed by other words ("8 para 2 personas"), but not a (bad) full date ("31 de febrero").
+_LEADING_DAY = re.compile(rf"^(?:el|the|on the|on|dia|day)?\s*{_DAY}\b(?![:/.\-]\d)(?!\s*(?:de\s+|of\s+)?(?:{MONTHS})\b)")
+# "en 3 dias" / "in 3 days" is an arrival (_IN_DAYS), not a stay length.
+_NIGHTS = re.compile(r"(?<!\ben )(?<!\bin )(?<!dentro de )\b(\d{1,2}|" + "|".join(NUMBER_WORDS) + r")\s+(?:noches?|nights?|nites?|dias|days)\b")
 _IN_DAYS = re.compile(r"\b(?:en|dentro de|in)\s+(\d{1,2}|" + "|".join(NUMBER_WORDS) + r")\s+(?:dias|days)\b")
 _RANGE = re.compile(
     r"^(?:.*?\b(?:del?|desde el|desde|from|between|entre el|entre|for|llegando el|arriving)\s+)?"
@@ -113,7 +117,8 @@ def parse_date(text: str, today: dt.date) -> Optional[dt.date]:
         return None
     if re.search(r"\b(?:pasado manana|day after tomorrow)\b", norm):
         return today + dt.timedelta(days=2)
-    if re.search(r"\b(?:manana|tomorrow|tmrw|tmr|tomorow)\b", norm) and not re.search(r"\b(?:esta|por la) manana\b", norm):
+    # "esta mañana" / "por la mañana" are a time of day, "mañana por la mañana" is still tomorrow.
+    if re.search(r"\b(?:manana|tomorrow|tmrw|tmr|tomorow)\b", re.sub(r"\b(?:esta|por la) manana\b", " ", norm)):
         return today + dt.timedelta(days=1)
     if re.search(r"\b(?:hoy|today|tonight|esta noche)\b", norm):
         return today
@@ -128,6 +133,12 @@ def parse_date(text: str, today: dt.date) -> Optional[dt.date]:
         match = span_re.search(norm)
         if match:
             return _month_name_date(match.group(0), today)
+    match = _ISO.search(norm)
+    if match:
+        try:
+            return dt.date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
+        except ValueError:
+            return None
     match = _NUMERIC.search(norm)
     if match:
         return _numeric_date(match, today)
@@ -156,7 +167,7 @@ def _resolve_range(start_text: str, end_text: str, today: dt.date) -> StayDates:
             start = previous.replace(day=min(day, previous.day))
         return StayDates(start, end)
     start = parse_date(start_text, today)
-    end_bare = _BARE_DAY.match(normalise(end_text))
+    end_bare = _LEADING_DAY.match(normalise(end_text))
     if start and end_bare and not end:
         day = int(end_bare.group(1))
         end = _next_day_of_month(start + dt.timedelta(days=1), day)

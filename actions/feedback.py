@@ -20,13 +20,14 @@ NO_COMMENT = "-"
 
 
 def parse_rating(text: str) -> Optional[int]:
-    stars = text.count("⭐") + text.count("★")
-    if 1 <= stars <= 5:
-        return stars
+    # A number wins over the stars: "5⭐" and the buttons' "⭐ 3" are 5 and 3, not 1.
     norm = normalise(text)
     match = re.search(r"\b([1-5])(?:\s*/\s*5|\s*(?:estrellas?|stars?|de 5|out of 5))?\b", norm)
     if match:
         return int(match.group(1))
+    stars = text.count("⭐") + text.count("★")
+    if 1 <= stars <= 5:
+        return stars
     for word, value in RATING_WORDS.items():
         if re.search(rf"\b{word}\b", norm):
             return value

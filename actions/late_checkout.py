@@ -71,6 +71,10 @@ class ActionConfirmLateCheckout(Action):
         until = hotel.policies.late_checkout_until
         facts = dict(reference=booking.reference, checkout=show_date(booking.checkout, language),
                      checkout_time=show_time(hotel.policies.checkout_time, language), until=show_time(until, language))
+        if booking.status is BookingStatus.CANCELLED or booking.checkout < hotel_today(hotel):
+            # cancelled (or over) since the offer: not "your room is needed"
+            dispatcher.utter_message(response="utter_late_checkout_not_possible", **facts)
+            return done
         try:
             if not await gateway().call(gateway().pms.late_checkout_available, booking.reference):
                 dispatcher.utter_message(response="utter_late_checkout_unavailable", **facts)

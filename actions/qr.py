@@ -53,6 +53,8 @@ def sign_booking(booking: Booking, secret: str) -> str:
 
 def verify_token(token: str, secret: str) -> dict:
     payload, dot, signature = token.partition(".")
+    if not token.isascii():  # hmac would raise UnicodeEncodeError / TypeError instead
+        raise InvalidToken("token must be ASCII")
     if not dot or not payload or not signature:
         raise InvalidToken("token must be <payload>.<signature>")
     if not hmac.compare_digest(signature, _signature(payload, secret)):

@@ -71,7 +71,7 @@ def main() -> int:
     run(RASA, "data", "split", "nlu", "--nlu", "data/nlu", "--training-fraction", "0.8",
         "--random-seed", SEED, "--out", str(split_dir))
     run(RASA, "train", "nlu", "--nlu", str(split_dir / "training_data.yml"), "--config", "config.yml",
-        "--fixed-model-name", "heldout", "--out", str(model_dir), "--quiet")
+        "--domain", "domain.yml", "--fixed-model-name", "heldout", "--out", str(model_dir), "--quiet")
     run(RASA, "test", "nlu", "--nlu", str(split_dir / "test_data.yml"), "--model", str(model_dir / "heldout.tar.gz"),
         "--out", str(report_dir), "--successes", "--no-plot")
     intents = json.loads((report_dir / "intent_report.json").read_text())

@@ -32,7 +32,13 @@ def build_pms(config: Settings) -> PMS:
     if config.pms_backend == "qloapps":
         from actions.pms.qloapps import QloAppsPMS
 
-        return QloAppsPMS(config.qloapps_url, config.qloapps_api_key, hotel_id=config.qloapps_hotel_id)
+        return QloAppsPMS(
+            config.qloapps_url,
+            config.qloapps_api_key,
+            hotel_id=config.qloapps_hotel_id,
+            room_type_map=config.qloapps_room_types or None,
+            language_ids=config.qloapps_language_ids or None,
+        )
     from actions.pms.local import LocalPMS
 
     return LocalPMS(config.pms_database_url, media_base_url=config.public_url)

@@ -28,6 +28,7 @@ from sqlalchemy import (
     create_engine,
     func,
     select,
+    text,
 )
 from sqlalchemy.orm import Session, declarative_base, sessionmaker
 
@@ -100,7 +101,9 @@ class LocalPMS(PMS):
         self._currency = currency
         self._auto_confirm_payments = auto_confirm_payments
         self._clock = clock
-        # SQLite has no SELECT ... FOR UPDATE: serialise writers in-process.
+        # Serialise writers in-process; across processes sharing the database,
+        # _write takes SQLite's write lock up front (BEGIN IMMEDIATE) and
+        # create_booking locks the room type row (SELECT ... FOR UPDATE elsewhere).
         self._write_lock = threading.Lock()
         Base.metadata.create_all(self._engine)
         if seed:
@@ -173,6 +176,10 @@ class LocalPMS(PMS):
     def _write(self, fn):
         try:
             with self._write_lock, self._session() as session, session.begin():
+                if self._engine.dialect.name == "sqlite":
+                    # Otherwise SQLite only locks at the INSERT, after availability was
+                    # read: two processes could both book the last room.
+                    session.execute(text("BEGIN IMMEDIATE"))
                 return fn(session)
         except (BookingNotFound, NoAvailability, InvalidBookingState):
             raise
@@ -203,7 +210,7 @@ class LocalPMS(PMS):
 
     def create_booking(self, request: BookingRequest) -> Booking:
         def create(session: Session) -> Booking:
-            room = session.get(RoomTypeRow, request.room_type)
+            room = session.get(RoomTypeRow, request.room_type, with_for_update=True)
             if room is None or room.max_guests < request.guests:
                 raise NoAvailability(request.room_type)
             if self._rooms_left(session, room, request.checkin, request.checkout) <= 0:

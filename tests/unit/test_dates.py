@@ -1,0 +1,227 @@
+"""parse_stay / parse_date / parse_nights on Spanish and English guest messages.
+
+TODAY is Monday 2026-11-23 (see tests/conftest.py)."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from actions.dates import StayDates, parse_date, parse_nights, parse_stay
+from tests.conftest import TODAY
+
+D = dt.date
+
+
+def days(n: int) -> dt.date:
+    return TODAY + dt.timedelta(days=n)
+
+
+# --- ranges -------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "text, checkin, checkout",
+    [
+        ("del 5 al 8 de diciembre", D(2026, 12, 5), D(2026, 12, 8)),
+        ("Del 5 al 8 de Diciembre!!", D(2026, 12, 5), D(2026, 12, 8)),
+        ("quiero reservar del 5 al 8 de diciembre", D(2026, 12, 5), D(2026, 12, 8)),
+        ("😀 del 5 al 8 de diciembre 🎉", D(2026, 12, 5), D(2026, 12, 8)),
+        ("del 5 al 8 de dic.", D(2026, 12, 5), D(2026, 12, 8)),
+        ("from dec 5 to 8", D(2026, 12, 5), D(2026, 12, 8)),
+        ("from December 5 to 8", D(2026, 12, 5), D(2026, 12, 8)),
+        ("from the 5th to the 8th of december", D(2026, 12, 5), D(2026, 12, 8)),
+        ("between dec 5 and dec 8", D(2026, 12, 5), D(2026, 12, 8)),
+        ("5 to 8 december", D(2026, 12, 5), D(2026, 12, 8)),
+        ("5-8 dic", D(2026, 12, 5), D(2026, 12, 8)),
+        ("dec 5-8", D(2026, 12, 5), D(2026, 12, 8)),
+        ("Dec 5 – 8", D(2026, 12, 5), D(2026, 12, 8)),  # en dash, as phones type it
+        ("dec 5 - dec 8", D(2026, 12, 5), D(2026, 12, 8)),
+        ("5-8/12", D(2026, 12, 5), D(2026, 12, 8)),
+        ("15/12 al 18/12", D(2026, 12, 15), D(2026, 12, 18)),
+        ("from 15/12 to 18/12", D(2026, 12, 15), D(2026, 12, 18)),
+        # no month given: the next 5th is in December
+        ("del 5 al 8", D(2026, 12, 5), D(2026, 12, 8)),
+        # words after the range
+        ("del 5 al 8 para 2 personas", D(2026, 12, 5), D(2026, 12, 8)),
+        ("del 5 al 8 de diciembre para 2", D(2026, 12, 5), D(2026, 12, 8)),
+        ("from dec 5 to 8 for 2 people", D(2026, 12, 5), D(2026, 12, 8)),
+        ("I'd like a room from dec 5 to 8 please", D(2026, 12, 5), D(2026, 12, 8)),
+        ("from the 5th to the 8th please", D(2026, 12, 5), D(2026, 12, 8)),
+        # a month already past this year is next year's
+        ("del 1 al 3 de marzo", D(2027, 3, 1), D(2027, 3, 3)),
+    ],
+)
+def test_ranges(text, checkin, checkout):
+    assert parse_stay(text, TODAY) == StayDates(checkin, checkout)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "del 28 al 2 de enero",  # the start takes the month before the end's
+        "del 28 de diciembre al 2 de enero",
+        "from 28 dec to 2 jan",
+    ],
+)
+def test_range_crossing_the_year(text):
+    stay = parse_stay(text, TODAY)
+    assert stay == StayDates(D(2026, 12, 28), D(2027, 1, 2))
+    assert stay.complete
+
+
+def test_range_crossing_the_year_from_the_31st():
+    assert parse_stay("dec 31 to jan 2", TODAY) == StayDates(D(2026, 12, 31), D(2027, 1, 2))
+    assert parse_stay("del 31 de diciembre al 2 de enero", TODAY) == StayDates(D(2026, 12, 31), D(2027, 1, 2))
+
+
+@pytest.mark.parametrize(
+    "text, checkin, checkout",
+    [
+        ("del viernes al domingo", D(2026, 11, 27), D(2026, 11, 29)),
+        ("from friday to sunday", D(2026, 11, 27), D(2026, 11, 29)),
+        ("llego mañana y me voy el viernes", D(2026, 11, 24), D(2026, 11, 27)),
+    ],
+)
+def test_ranges_of_relative_days(text, checkin, checkout):
+    assert parse_stay(text, TODAY) == StayDates(checkin, checkout)
+
+
+# --- single relative days -----------------------------------------------------
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("mañana", days(1)),
+        ("manana", days(1)),
+        ("MAÑANA 🙏", days(1)),
+        ("tomorrow", days(1)),
+        ("tmrw", days(1)),
+        ("mañana por la mañana", days(1)),
+        ("pasado mañana", days(2)),
+        ("pasado manana", days(2)),
+        ("the day after tomorrow", days(2)),
+        ("hoy", TODAY),
+        ("today", TODAY),
+        ("esta noche", TODAY),
+        ("tonight", TODAY),
+        ("en 3 días", days(3)),
+        ("in 3 days", days(3)),
+        ("dentro de dos días", days(2)),
+        ("next week", D(2026, 11, 30)),  # next Monday
+        ("la semana que viene", D(2026, 11, 30)),
+        ("el finde", D(2026, 11, 28)),  # next Saturday
+        ("this weekend", D(2026, 11, 28)),
+    ],
+)
+def test_relative_days(text, expected):
+    assert parse_date(text, TODAY) == expected
+    stay = parse_stay(text, TODAY)
+    assert stay.checkin == expected
+    assert stay.checkout is None
+
+
+def test_time_of_day_alone_is_not_tomorrow():
+    assert parse_date("esta mañana", TODAY) is None
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("next friday", D(2026, 11, 27)),
+        ("friday", D(2026, 11, 27)),
+        ("el viernes que viene", D(2026, 11, 27)),
+        ("el viernes 🙂", D(2026, 11, 27)),
+        ("el sábado que viene", D(2026, 11, 28)),
+        ("el sabado", D(2026, 11, 28)),
+        ("domingo", D(2026, 11, 29)),
+        ("el miércoles", D(2026, 11, 25)),
+        # today is Monday: "lunes" is next Monday, never today
+        ("lunes", D(2026, 11, 30)),
+        ("next monday", D(2026, 11, 30)),
+    ],
+)
+def test_weekdays_are_the_next_one(text, expected):
+    assert parse_date(text, TODAY) == expected
+    assert expected > TODAY and expected - TODAY <= dt.timedelta(days=7)
+
+
+# --- absolute dates -------------------------------------------------------------
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("15/12", D(2026, 12, 15)),  # day first (the hotel's locale)
+        ("12/15", D(2026, 12, 15)),  # only month-first makes sense
+        ("05.12", D(2026, 12, 5)),
+        ("5/12", D(2026, 12, 5)),
+        ("5.12.2026", D(2026, 12, 5)),
+        ("31/12/2026", D(2026, 12, 31)),
+        ("1/1/27", D(2027, 1, 1)),
+        ("2026-12-05", D(2026, 12, 5)),  # ISO, not "12-05" read as 12 May
+        ("20/11", D(2027, 11, 20)),  # already past this year: next year's
+        ("5 de diciembre", D(2026, 12, 5)),
+        ("24 dic 2026", D(2026, 12, 24)),
+        ("dec 8th", D(2026, 12, 8)),
+        ("December 8", D(2026, 12, 8)),
+        ("10 de noviembre", D(2027, 11, 10)),  # past this year: next year's
+        ("el 5", D(2026, 12, 5)),  # bare day: the next 5th
+        ("the 5th", D(2026, 12, 5)),
+        ("el 24", D(2026, 11, 24)),
+        ("23", TODAY),  # today's day of the month is today
+        ("22", D(2026, 12, 22)),
+    ],
+)
+def test_absolute_dates(text, expected):
+    assert parse_date(text, TODAY) == expected
+    assert parse_stay(text, TODAY) == StayDates(expected, None)
+
+
+def test_numeric_dates_depend_on_today():
+    # "15/12" seen on 20 Dec is next year's 15 Dec
+    assert parse_date("15/12", D(2026, 12, 20)) == D(2027, 12, 15)
+    assert parse_date("15/12", D(2026, 12, 15)) == D(2026, 12, 15)
+
+
+# --- stay lengths ---------------------------------------------------------------
+@pytest.mark.parametrize(
+    "text, checkin, checkout",
+    [
+        ("tomorrow for 2 nights", days(1), days(3)),
+        ("two nights from tomorrow", days(1), days(3)),
+        ("mañana 3 noches", days(1), days(4)),
+        ("el 5 de diciembre por 3 noches", D(2026, 12, 5), D(2026, 12, 8)),
+        ("3 noches desde el 5 de diciembre", D(2026, 12, 5), D(2026, 12, 8)),
+        ("3 nights from dec 5", D(2026, 12, 5), D(2026, 12, 8)),
+        ("llegando el 5 de diciembre, 2 noches", D(2026, 12, 5), D(2026, 12, 7)),
+        ("5/12 3 noches", D(2026, 12, 5), D(2026, 12, 8)),
+        ("in 2 days for 3 nights", days(2), days(5)),
+    ],
+)
+def test_date_plus_nights(text, checkin, checkout):
+    assert parse_stay(text, TODAY) == StayDates(checkin, checkout)
+
+
+@pytest.mark.parametrize(
+    "text, nights",
+    [("3 noches", 3), ("dos noches", 2), ("una noche", 1), ("1 night", 1), ("four nights", 4), ("5 días", 5), ("10 nights", 10)],
+)
+def test_nights_alone_give_a_length_but_no_dates(text, nights):
+    assert parse_nights(text) == nights
+    assert parse_stay(text, TODAY) == StayDates(None, None)
+
+
+def test_in_n_days_is_an_arrival_not_a_length():
+    assert parse_nights("en 3 días") is None
+    assert parse_nights("in 3 days") is None
+
+
+# --- garbage --------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "text",
+    [
+        "asdf", "", "   ", "🙏🙏", "😀 🎉", "lol", "dec", "noviembre", "asdf 12",
+        "31/02", "31 de febrero", "feb 30", "13/13", "32/12", "12/32", "0/12", "00/00", "99/99/9999",
+        "del 30 al 31 de febrero", "para 2 personas", "?!?!", "2026-02-30",
+    ],
+)
+def test_garbage_gives_no_dates_and_does_not_raise(text):
+    assert parse_stay(text, TODAY) == StayDates(None, None)
+    assert parse_date(text, TODAY) is None
+    assert not parse_stay(text, TODAY).complete

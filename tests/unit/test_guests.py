@@ -1,0 +1,66 @@
+"""parse_guests: how many people, from a free-text answer (ES/EN)."""
+from __future__ import annotations
+
+import pytest
+
+from actions.guests import parse_guests
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        # counted people, summed
+        ("somos 2 adultos y un niño", 3),
+        ("2 adultos y 2 niños", 4),
+        ("2 adults and 1 child", 3),
+        ("two adults, one baby", 3),
+        ("1 adulto y 2 bebés", 3),
+        ("para 3 personas", 3),
+        ("for 2 people", 2),
+        ("20 personas", 20),
+        ("1 persona", 1),
+        ("3 pax", 3),
+        ("4 huéspedes", 4),
+        ("two guests", 2),
+        ("three of us", 3),
+        # "somos N" / "we are N"
+        ("somos 4", 4),
+        ("Somos Cuatro!", 4),
+        ("seremos cinco", 5),
+        ("we are 3", 3),
+        ("we're two", 2),
+        # couples and people alone
+        ("mi mujer y yo", 2),
+        ("my wife and I", 2),
+        ("una pareja", 2),
+        ("a couple", 2),
+        ("solo yo", 1),
+        ("yo sola", 1),
+        ("just me", 1),
+        ("una persona", 1),
+    ],
+)
+def test_counts_people(text, expected):
+    assert parse_guests(text) == expected
+    # phrased answers do not depend on a bare number being allowed
+    assert parse_guests(text, bare_number_allowed=False) == expected
+
+
+@pytest.mark.parametrize("text, expected", [("2", 2), ("dos", 2), ("two", 2), ("  3 ", 3), ("15", 15), ("0", 0)])
+def test_bare_number_only_when_allowed(text, expected):
+    assert parse_guests(text) == expected
+    assert parse_guests(text, bare_number_allowed=False) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "para 3 noches",  # nights, not people
+        "for 2 nights",
+        "somos 2/3",  # a date-like answer
+        "del 5 al 8",
+        "asdf", "", "   ", "🙂", "x", "cero", "100", "?",
+    ],
+)
+def test_not_a_number_of_guests(text):
+    assert parse_guests(text) is None

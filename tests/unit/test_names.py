@@ -1,0 +1,54 @@
+"""clean_guest_name: a tidy name from a free-text answer, or None."""
+from __future__ import annotations
+
+import pytest
+
+from actions.names import MAX_LENGTH, clean_guest_name
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Lucía Fernández", "Lucía Fernández"),
+        ("lucía fernández", "Lucía Fernández"),  # all lowercase is capitalised
+        ("LUCIA FERNANDEZ", "Lucia Fernandez"),  # all uppercase too
+        ("a nombre de lucía fernández", "Lucía Fernández"),
+        ("Me llamo Juan Pérez", "Juan Pérez"),
+        ("mi nombre es Ana López", "Ana López"),
+        ("sí, a nombre de Ana", "Ana"),
+        ("vale, a nombre de Pedro Gil", "Pedro Gil"),
+        ("my name is John Smith", "John Smith"),
+        ("under the name of Sarah Connor", "Sarah Connor"),
+        ("it's Ana López.", "Ana López"),
+        ("I'm Tom Baker!", "Tom Baker"),
+        ("¿Pedro?", "Pedro"),
+        ("Jean   Paul", "Jean Paul"),
+        ("  John  ", "John"),
+        ("Mary-Jane O'Neil", "Mary-Jane O'Neil"),
+        ("o'brien", "O'brien"),
+        ("José María de la Cruz", "José María de la Cruz"),  # mixed case is left alone
+        ("McDonald", "McDonald"),
+        ("Ñoño Núñez", "Ñoño Núñez"),
+        ("李小龙", "李小龙"),
+    ],
+)
+def test_names(text, expected):
+    assert clean_guest_name(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "", "   ", "J", "12345", "asdf123", "🙂", "🙂🙂🙂", "N/A", "@user", "john@example.com", "+34 600 000 000",
+        "a nombre de", "my name is", "?!", "x" * (MAX_LENGTH + 1),
+        # a yes / hello to "under what name?" is not a name
+        "ok", "OK", "vale", "sí", "yes", "hola", "thanks",
+    ],
+)
+def test_not_names(text):
+    assert clean_guest_name(text) is None
+
+
+def test_a_name_at_the_length_limit_is_kept():
+    name = "A" + "b" * (MAX_LENGTH - 1)
+    assert clean_guest_name(name) == name
