@@ -8,7 +8,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 
-from actions.booking_ref import booking_in_slot
+from actions.booking_ref import booking_in_slot, canonical_reference
 from actions.context import hotel_for, hotel_today, language_of, money, show_date
 from actions.names import clean_guest_name
 from actions.pms.base import Booking, BookingNotFound, BookingRequest, BookingStatus, InvalidBookingState, NoAvailability, PMSUnavailable
@@ -184,9 +184,9 @@ class ActionCancelReservation(Action):
         return "action_cancel_reservation"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> List[EventType]:
-        reference = tracker.get_slot("booking_ref")
+        reference = canonical_reference(tracker.get_slot("booking_ref"))
         done = [SlotSet("pending_confirmation", None)]
-        if tracker.get_slot("pending_confirmation") != "cancellation":
+        if tracker.get_slot("pending_confirmation") != "cancellation" or reference is None:
             dispatcher.utter_message(response="utter_how_can_help")  # a "yes" to no question
             return done
         try:

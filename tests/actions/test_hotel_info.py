@@ -1,12 +1,13 @@
 """Room options with photos, location pin, desk opening hours."""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from urllib.parse import urlparse
 
 from actions.config import PROJECT_ROOT
 from actions.hotel_info import ActionBusinessHours, ActionShareLocation, ActionShowRoomOptions, describe_opening, weekly_schedule
-from tests.conftest import MADRID, TODAY, at_hotel_time, make_tracker, run_action
+from tests.conftest import TODAY, at_hotel_time, make_tracker, run_action
 
 
 async def test_room_options_with_photos():
@@ -103,10 +104,7 @@ def test_describe_opening_without_a_next_opening():
 
 
 def test_weekly_schedule_groups_equal_days(hotel):
-    import dataclasses
-
     always = dataclasses.replace(hotel, business_hours={day: ((dt.time(9), dt.time(17)),) for day in range(7)})
     assert weekly_schedule(always, "es") == "lun–dom 09:00–17:00"
     weekdays = dataclasses.replace(hotel, business_hours={day: ((dt.time(9), dt.time(17)),) for day in range(5)})
     assert weekly_schedule(weekdays, "en") == "Mon–Fri 9:00 AM–5:00 PM; Sat–Sun closed"
-    assert MADRID.key == hotel.timezone.key

@@ -1,0 +1,291 @@
+"""The Rasa input channel: webhook routes and the background turn.
+
+    GET  /webhooks/whatsapp/           health
+    GET  /webhooks/whatsapp/webhook    Meta's subscription check (hub.challenge)
+    POST /webhooks/whatsapp/webhook    notifications, signed with X-Hub-Signature-256
+
+A POST is read up to ``max_body_bytes`` (413 beyond), its signature checked
+(401 missing, 403 wrong), its JSON parsed (400 when malformed) and answered
+200 at once; each message is then processed in the background, in order per
+guest: deduplicated by message id, turned into text for Rasa (payloads,
+voice-note transcription), and handed to Rasa with the hotel's metadata.
+"""
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from dataclasses import asdict
+from typing import Any, Awaitable, Callable, Dict, Optional, Text, Tuple
+
+from rasa.core.channels.channel import InputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from connectors.whatsapp import inbound, signature
+from connectors.whatsapp.config import WhatsAppConfig
+from connectors.whatsapp.deadletter import DeadLetterSink, load_sink
+from connectors.whatsapp.dispatch import OrderedDispatcher
+from connectors.whatsapp.graph import GraphClient, GraphError
+from connectors.whatsapp.inbound import InboundMessage, MalformedPayload
+from connectors.whatsapp.outbound import PAYLOAD_KEY_PREFIX, WhatsAppOutput, sender_id
+from connectors.whatsapp.speech import AudioError, Transcriber
+from connectors.whatsapp.store import StateStore, build_store
+
+logger = logging.getLogger(__name__)
+
+MAX_CHALLENGE_LENGTH = 256
+RECEIPT_MIME_PREFIXES = ("image/", "application/pdf")
+
+# Said by the channel itself: these cases never reach the bot.
+VOICE_NOT_UNDERSTOOD = (
+    "No he podido entender la nota de voz, ¿me lo escribes? / "
+    "I couldn't understand the voice note, could you type it?"
+)
+VOICE_UNAVAILABLE = (
+    "Todavía no puedo escuchar notas de voz, ¿me lo escribes? / "
+    "I can't listen to voice notes yet, could you type it?"
+)
+UNSUPPORTED = (
+    "Puedo leer texto, notas de voz, ubicaciones y fotos de justificantes de pago. / "
+    "I can read text, voice notes, locations and photos of payment receipts."
+)
+
+OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
+
+
+class WhatsAppInput(InputChannel):
+    @classmethod
+    def name(cls) -> Text:
+        return "whatsapp"
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "WhatsAppInput":
+        return cls(WhatsAppConfig.from_sources(credentials))
+
+    def __init__(
+        self,
+        config: WhatsAppConfig,
+        graph: Optional[GraphClient] = None,
+        store: Optional[StateStore] = None,
+        dead_letter: Optional[DeadLetterSink] = None,
+    ) -> None:
+        self.config = config
+        self.graph = graph or GraphClient(
+            config.graph_api_url,
+            config.graph_api_version,
+            config.access_token,
+            retries=config.send_retries,
+            retry_base_seconds=config.retry_base_seconds,
+            timeout_seconds=config.http_timeout_seconds,
+        )
+        self.store = store or build_store(config.redis_url, config.redis_prefix, config.dedup_ttl_seconds)
+        self.dead_letter = dead_letter or load_sink(config.dead_letter)
+        self.transcriber = (
+            Transcriber(config.vosk_model_path, config.max_voice_seconds) if config.vosk_model_path else None
+        )
+        self.dispatcher: OrderedDispatcher[Tuple[InboundMessage, OnNewMessage]] = OrderedDispatcher(
+            self._process, config.max_concurrency
+        )
+        if not config.enabled:
+            logger.warning(
+                "WhatsApp channel is not configured (WHATSAPP_VERIFY_TOKEN, WHATSAPP_APP_SECRET, "
+                "WHATSAPP_ACCESS_TOKEN, WHATSAPP_PHONE_NUMBER_ID): its webhook answers 503"
+            )
+        else:
+            logger.info("WhatsApp channel for numbers %s, Graph API %s", ", ".join(config.hotels), self.graph.base)
+
+    def get_output_channel(self) -> WhatsAppOutput:
+        """For messages Rasa sends on its own (the recipient id names number and guest)."""
+        return WhatsAppOutput(self.config, self.graph, self.store, self.dead_letter)
+
+    # -- routes ---------------------------------------------------------------
+
+    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        webhook = Blueprint("whatsapp_webhook", __name__)
+
+        @webhook.route("/", methods=["GET"])
+        async def health(request: Request) -> HTTPResponse:
+            return response.json({"status": "ok" if self.config.enabled else "not configured"})
+
+        @webhook.route("/webhook", methods=["GET"])
+        async def verify(request: Request) -> HTTPResponse:
+            return self._verify(request)
+
+        @webhook.route("/webhook", methods=["POST"], stream=True)
+        async def receive(request: Request) -> HTTPResponse:
+            return await self._receive(request, on_new_message)
+
+        @webhook.listener("after_server_start")
+        async def preload(app, loop) -> None:
+            if self.transcriber is not None:
+                loop.run_in_executor(None, self.transcriber.preload)
+
+        @webhook.listener("before_server_stop")
+        async def shutdown(app, loop) -> None:
+            await self.dispatcher.drain()
+            await self.graph.close()
+            await self.store.close()
+
+        return webhook
+
+    def _verify(self, request: Request) -> HTTPResponse:
+        if not self.config.enabled:
+            return response.text("WhatsApp channel not configured", status=503)
+        mode = request.args.get("hub.mode", "")
+        token = request.args.get("hub.verify_token", "")
+        challenge = request.args.get("hub.challenge", "")
+        if mode != "subscribe" or not challenge or len(challenge) > MAX_CHALLENGE_LENGTH:
+            return response.text("bad verification request", status=400)
+        if not hmac.compare_digest(token.encode("utf-8"), self.config.verify_token.encode("utf-8")):
+            return response.text("verify token mismatch", status=403)
+        return response.text(challenge, content_type="text/plain")
+
+    async def _receive(self, request: Request, on_new_message: OnNewMessage) -> HTTPResponse:
+        if not self.config.enabled:
+            return response.json({"error": "WhatsApp channel not configured"}, status=503)
+        limit = self.config.max_body_bytes
+        try:
+            declared = int(request.headers.get("content-length") or 0)
+        except ValueError:
+            return response.json({"error": "bad Content-Length"}, status=400)
+        if declared > limit:
+            return response.json({"error": f"body larger than {limit} bytes"}, status=413)
+        body = await _read_body(request, limit)
+        if body is None:
+            return response.json({"error": f"body larger than {limit} bytes"}, status=413)
+        header = request.headers.get(signature.HEADER)
+        if not header:
+            return response.json({"error": f"missing {signature.HEADER}"}, status=401)
+        if not signature.is_valid(body, header, self.config.app_secret):
+            logger.warning("WhatsApp webhook with a wrong signature from %s refused", request.remote_addr or request.ip)
+            return response.json({"error": "invalid signature"}, status=403)
+        try:
+            batch = inbound.parse_webhook(inbound.decode_json(body))
+        except MalformedPayload as exc:
+            return response.json({"error": f"malformed payload: {exc}"}, status=400)
+        for error in batch.errors:
+            logger.warning("WhatsApp reported an error: %s %s", error.get("code"), error.get("title"))
+        for message in batch.messages:
+            self.dispatcher.submit(message.sender_key, (message, on_new_message))
+        return response.json({"status": "received", "messages": len(batch.messages), "statuses": batch.statuses})
+
+    # -- background turn ------------------------------------------------------
+
+    async def _process(self, item: Tuple[InboundMessage, OnNewMessage]) -> None:
+        message, on_new_message = item
+        route = self.config.hotel_for(message.phone_number_id)
+        if route is None:
+            logger.warning("WhatsApp message for unconfigured number %s ignored", message.phone_number_id)
+            return
+        if not await self.store.claim(message.message_id):
+            logger.info("duplicate WhatsApp delivery of %s ignored", message.message_id)
+            return
+        await self.store.open_window(f"{message.phone_number_id}:{message.wa_id}")
+        conversation = sender_id(message.wa_id, message.phone_number_id)
+        output = WhatsAppOutput(self.config, self.graph, self.store, self.dead_letter)
+        if self.config.mark_read:
+            await self._mark_read(message)
+        details: Dict[str, Any] = {}
+        text = await self._text_for_rasa(message, output, conversation, details)
+        if not text:
+            return
+        metadata = {
+            "channel": "whatsapp",
+            "hotel": route.as_metadata(),
+            "whatsapp": {
+                "phone_number_id": message.phone_number_id,
+                "display_phone_number": message.display_phone_number,
+                "wa_id": message.wa_id,
+                "profile_name": message.profile_name,
+                "message_id": message.message_id,
+                "type": message.type,
+                "timestamp": message.timestamp,
+                **details,
+            },
+        }
+        started = time.perf_counter()
+        await on_new_message(
+            UserMessage(
+                text,
+                output,
+                conversation,
+                input_channel=self.name(),
+                message_id=message.message_id,
+                metadata=metadata,
+            )
+        )
+        logger.debug("WhatsApp turn %s took %.3fs", message.message_id, time.perf_counter() - started)
+
+    async def _text_for_rasa(
+        self, message: InboundMessage, output: WhatsAppOutput, conversation: str, details: Dict[str, Any]
+    ) -> Optional[str]:
+        kind = message.type
+        if kind == "text":
+            return message.text.strip() or None
+        if kind in ("interactive", "button"):
+            return await self._reply_payload(message)
+        if kind == "location" and message.location is not None:
+            details["location"] = asdict(message.location)
+            return inbound.intent_payload("hotel_location")
+        media = message.media
+        if media is not None:
+            details["media"] = {"id": media.id, "mime_type": media.mime_type, "caption": media.caption}
+        if media is not None and (kind == "image" or (kind == "document" and media.mime_type.startswith(RECEIPT_MIME_PREFIXES))):
+            reference = inbound.booking_ref_in(media.caption) or inbound.booking_ref_in(media.filename)
+            return inbound.intent_payload("payment_confirmation", {"booking_ref": reference} if reference else None)
+        if media is not None and kind == "audio":
+            text = await self._transcribe(media.id, output, conversation)
+            if text:
+                details["transcribed"] = True
+            return text
+        if kind in ("reaction", "system"):
+            return None
+        await output.send_text_message(conversation, UNSUPPORTED)
+        return None
+
+    async def _reply_payload(self, message: InboundMessage) -> Optional[str]:
+        reply_id = message.reply_id.strip()
+        if reply_id.startswith(PAYLOAD_KEY_PREFIX):
+            payload = await self.store.get_payload(reply_id[len(PAYLOAD_KEY_PREFIX) :])
+            # an expired key: let the NLU read the button's title instead
+            return payload or message.reply_title or None
+        return reply_id or message.reply_title or None
+
+    async def _transcribe(self, media_id: str, output: WhatsAppOutput, conversation: str) -> Optional[str]:
+        if self.transcriber is None:
+            await output.send_text_message(conversation, VOICE_UNAVAILABLE)
+            return None
+        try:
+            data, _ = await self.graph.download_media(media_id, self.config.max_media_bytes)
+            text = (await self.transcriber.transcribe(data)).strip()
+        except (GraphError, AudioError) as exc:
+            logger.warning("voice note %s not transcribed: %s", media_id, exc)
+            text = ""
+        if not text:
+            await output.send_text_message(conversation, VOICE_NOT_UNDERSTOOD)
+            return None
+        return text
+
+    async def _mark_read(self, message: InboundMessage) -> None:
+        try:
+            await self.graph.send_message(message.phone_number_id, {"status": "read", "message_id": message.message_id})
+        except GraphError as exc:
+            logger.info("could not mark %s as read: %s", message.message_id, exc)
+
+
+async def _read_body(request: Request, limit: int) -> Optional[bytes]:
+    """The raw body, or None once it passes ``limit`` (the rest is not buffered)."""
+    if request.body or request.stream is None:  # a route that was not streamed
+        return request.body if len(request.body or b"") <= limit else None
+    chunks, size = [], 0
+    while True:
+        chunk = await request.stream.read()
+        if chunk is None:
+            break
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -1,0 +1,66 @@
+"""Where messages go that could not be sent after every retry.
+
+The project's dead-letter queue plugs in here: set ``WHATSAPP_DEAD_LETTER``
+to ``"package.module:callable"``; the callable receives one ``FailedSend``
+(it may be a coroutine function). Until then failures are logged (without
+the message body, which may hold personal data, and never with the token).
+"""
+from __future__ import annotations
+
+import importlib
+import inspect
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Awaitable, Callable, Dict, Optional, Union
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FailedSend:
+    channel: str
+    phone_number_id: str
+    recipient: str
+    message: Dict[str, Any]  # the Graph API message body that failed
+    status: int  # HTTP status, 0 for connection errors
+    error_code: Optional[int]
+    error: str
+    failed_at: float = field(default_factory=time.time)
+
+    def as_dict(self) -> Dict[str, Any]:
+        return asdict(self)
+
+
+DeadLetterSink = Callable[[FailedSend], Union[None, Awaitable[None]]]
+
+
+def log_failed_send(failed: FailedSend) -> None:
+    logger.error(
+        "WhatsApp message to %s via %s dropped after retries: %s %s (%s)",
+        failed.recipient,
+        failed.phone_number_id,
+        failed.status,
+        failed.error,
+        failed.message.get("type"),
+    )
+
+
+def load_sink(path: str) -> DeadLetterSink:
+    if not path:
+        return log_failed_send
+    module_name, sep, attribute = path.partition(":")
+    if not sep:
+        module_name, _, attribute = path.rpartition(".")
+    target = getattr(importlib.import_module(module_name), attribute)
+    return target() if inspect.isclass(target) else target
+
+
+async def deliver(sink: DeadLetterSink, failed: FailedSend) -> None:
+    try:
+        result = sink(failed)
+        if inspect.isawaitable(result):
+            await result
+    except Exception:  # the dead-letter sink failing must not break the conversation
+        logger.exception("dead-letter sink failed")
+        log_failed_send(failed)

@@ -1,0 +1,199 @@
+"""Graph API client: send messages, upload and download media.
+
+    POST {base}/{version}/{phone_number_id}/messages   JSON message
+    POST {base}/{version}/{phone_number_id}/media      multipart upload -> {"id"}
+    GET  {base}/{version}/{media_id}                   -> {"url", "mime_type", "sha256", "file_size", "id"}
+    GET  {media url}                                   -> bytes (same bearer token)
+
+Retries on 429, 5xx and connection errors with exponential backoff and
+jitter, honouring ``Retry-After``. Other 4xx answers are final. The access
+token only travels in the Authorization header and is never logged.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import random
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, Dict, Optional
+
+import aiohttp
+
+logger = logging.getLogger(__name__)
+
+RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+MAX_RETRY_AFTER_SECONDS = 30.0
+REENGAGEMENT_REQUIRED = 131047  # Graph error code: outside the 24-hour window
+
+
+class GraphError(Exception):
+    def __init__(self, status: int, message: str, code: Optional[int] = None, retryable: bool = False) -> None:
+        super().__init__(f"Graph API {status or 'connection error'}: {message}")
+        self.status, self.code, self.retryable, self.detail = status, code, retryable, message
+
+
+class MediaTooLarge(GraphError):
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"media larger than {limit} bytes")
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    url: str
+    mime_type: str
+    sha256: str
+    file_size: int
+
+
+class GraphClient:
+    def __init__(
+        self,
+        base_url: str,
+        version: str,
+        access_token: str,
+        retries: int = 4,
+        retry_base_seconds: float = 0.5,
+        timeout_seconds: float = 20.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.base = f"{base_url.rstrip('/')}/{version.strip('/')}"
+        self._token = access_token
+        self.retries, self.retry_base = retries, retry_base_seconds
+        self.timeout = aiohttp.ClientTimeout(total=timeout_seconds)
+        self._sleep = sleep
+        self._session: Optional[aiohttp.ClientSession] = None
+
+    def __repr__(self) -> str:  # never show the token
+        return f"GraphClient(base={self.base!r})"
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                timeout=self.timeout,
+                headers={"Authorization": f"Bearer {self._token}"},
+                connector=aiohttp.TCPConnector(limit=64),
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+
+    # -- public API -----------------------------------------------------------
+
+    async def send_message(self, phone_number_id: str, message: Dict[str, Any]) -> Dict[str, Any]:
+        body = {"messaging_product": "whatsapp", **message}
+        return await self._with_retries(
+            "send", lambda: self._json_request("POST", f"{self.base}/{phone_number_id}/messages", json=body)
+        )
+
+    async def upload_media(self, phone_number_id: str, data: bytes, mime_type: str, filename: str) -> str:
+        def form() -> aiohttp.FormData:  # a FormData can be sent once: build one per attempt
+            form = aiohttp.FormData()
+            form.add_field("messaging_product", "whatsapp")
+            form.add_field("type", mime_type)
+            form.add_field("file", data, filename=filename, content_type=mime_type)
+            return form
+
+        answer = await self._with_retries(
+            "upload", lambda: self._json_request("POST", f"{self.base}/{phone_number_id}/media", data=form())
+        )
+        if not answer.get("id"):
+            raise GraphError(200, "media upload answered without an id")
+        return str(answer["id"])
+
+    async def media_info(self, media_id: str) -> MediaInfo:
+        answer = await self._with_retries("media info", lambda: self._json_request("GET", f"{self.base}/{media_id}"))
+        if not answer.get("url"):
+            raise GraphError(200, "media lookup answered without a url")
+        try:
+            size = int(answer.get("file_size") or 0)
+        except (TypeError, ValueError):
+            size = 0
+        return MediaInfo(str(answer["url"]), str(answer.get("mime_type") or ""), str(answer.get("sha256") or ""), size)
+
+    async def download_media(self, media_id: str, max_bytes: int) -> tuple[bytes, MediaInfo]:
+        info = await self.media_info(media_id)
+        if info.file_size > max_bytes:
+            raise MediaTooLarge(max_bytes)
+        data = await self._with_retries("media download", lambda: self._bytes_request(info.url, max_bytes))
+        if info.sha256 and hashlib.sha256(data).hexdigest() != info.sha256.lower():
+            raise GraphError(200, "downloaded media does not match its sha256")
+        return data, info
+
+    async def fetch_url(self, url: str, max_bytes: int) -> tuple[bytes, str]:
+        """An image our own servers render (QR codes), without the Graph token."""
+        async with aiohttp.ClientSession(timeout=self.timeout) as session:
+            async with session.get(url) as response:
+                if response.status != 200:
+                    raise GraphError(response.status, f"could not fetch image {url}")
+                data = await _read_bounded(response, max_bytes)
+                return data, response.headers.get("Content-Type", "application/octet-stream").split(";")[0]
+
+    # -- plumbing -------------------------------------------------------------
+
+    async def _with_retries(self, what: str, attempt: Callable[[], Awaitable[Any]]) -> Any:
+        for number in range(self.retries + 1):
+            try:
+                return await attempt()
+            except GraphError as exc:
+                if not exc.retryable or number == self.retries:
+                    raise
+                delay = getattr(exc, "retry_after", None) or self.retry_base * (2**number)
+                delay = min(delay, MAX_RETRY_AFTER_SECONDS) * random.uniform(0.8, 1.2)
+                logger.warning("WhatsApp %s failed (%s); retry %d/%d in %.2fs", what, exc, number + 1, self.retries, delay)
+                await self._sleep(delay)
+        raise AssertionError("unreachable")
+
+    async def _json_request(self, method: str, url: str, **kwargs: Any) -> Dict[str, Any]:
+        try:
+            async with self.session.request(method, url, **kwargs) as response:
+                text = await response.text()
+                if response.status >= 400:
+                    raise _error_from(response.status, text, response.headers.get("Retry-After"))
+                try:
+                    return json.loads(text) if text else {}
+                except ValueError:
+                    raise GraphError(response.status, "answer is not JSON") from None
+        except (aiohttp.ClientConnectionError, asyncio.TimeoutError) as exc:
+            raise GraphError(0, type(exc).__name__, retryable=True) from None
+
+    async def _bytes_request(self, url: str, max_bytes: int) -> bytes:
+        try:
+            async with self.session.get(url) as response:
+                if response.status >= 400:
+                    raise _error_from(response.status, await response.text(), response.headers.get("Retry-After"))
+                return await _read_bounded(response, max_bytes)
+        except (aiohttp.ClientConnectionError, asyncio.TimeoutError) as exc:
+            raise GraphError(0, type(exc).__name__, retryable=True) from None
+
+
+async def _read_bounded(response: aiohttp.ClientResponse, max_bytes: int) -> bytes:
+    if response.content_length is not None and response.content_length > max_bytes:
+        raise MediaTooLarge(max_bytes)
+    chunks, size = [], 0
+    async for chunk in response.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > max_bytes:
+            raise MediaTooLarge(max_bytes)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _error_from(status: int, text: str, retry_after: Optional[str]) -> GraphError:
+    code, message = None, text[:300]
+    try:
+        error = json.loads(text).get("error") or {}
+        code, message = error.get("code"), str(error.get("message") or message)[:300]
+    except (ValueError, AttributeError):
+        pass
+    exc = GraphError(status, message, code=code, retryable=status in RETRYABLE_STATUS)
+    if retry_after:
+        try:
+            exc.retry_after = max(0.0, float(retry_after))  # type: ignore[attr-defined]
+        except ValueError:
+            pass
+    return exc

@@ -1,0 +1,160 @@
+"""Small shared state of the channel, in Redis or in this process.
+
+- ``claim(message_id)``: True the first time a message id is seen (webhook
+  redeliveries are answered once), for ``dedup_ttl`` seconds.
+- ``open_window`` / ``window_open``: the 24-hour customer-service window of
+  a (hotel number, guest) pair, opened by each message from the guest.
+- ``put_payload`` / ``get_payload``: button payloads too long for a WhatsApp
+  reply id, kept under a short key.
+
+``RedisStore`` is what several Rasa processes must share. ``MemoryStore`` is
+the embedded default (one process). ``FallbackStore`` uses Redis and falls back
+to memory, with a warning, while Redis is unreachable.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from typing import Callable, Optional, Protocol
+
+logger = logging.getLogger(__name__)
+
+WINDOW_SECONDS = 24 * 3600
+PAYLOAD_TTL_SECONDS = 30 * 24 * 3600
+
+
+class StateStore(Protocol):
+    async def claim(self, message_id: str) -> bool: ...
+    async def open_window(self, conversation: str) -> None: ...
+    async def window_open(self, conversation: str) -> bool: ...
+    async def put_payload(self, key: str, payload: str) -> None: ...
+    async def get_payload(self, key: str) -> Optional[str]: ...
+    async def close(self) -> None: ...
+
+
+class MemoryStore:
+    """TTL entries in an LRU bounded to ``max_entries`` (oldest evicted first)."""
+
+    def __init__(self, dedup_ttl: int, max_entries: int = 200_000, clock: Callable[[], float] = time.monotonic) -> None:
+        self.dedup_ttl, self.max_entries, self.clock = dedup_ttl, max_entries, clock
+        self._entries: "OrderedDict[str, tuple[float, str]]" = OrderedDict()
+
+    def _get(self, key: str) -> Optional[str]:
+        item = self._entries.get(key)
+        if item is None:
+            return None
+        expires, value = item
+        if expires <= self.clock():
+            del self._entries[key]
+            return None
+        return value
+
+    def _set(self, key: str, value: str, ttl: float) -> None:
+        self._entries[key] = (self.clock() + ttl, value)
+        self._entries.move_to_end(key)
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+
+    async def claim(self, message_id: str) -> bool:
+        key = f"seen:{message_id}"
+        if self._get(key) is not None:
+            return False
+        self._set(key, "1", self.dedup_ttl)
+        return True
+
+    async def open_window(self, conversation: str) -> None:
+        self._set(f"window:{conversation}", "1", WINDOW_SECONDS)
+
+    async def window_open(self, conversation: str) -> bool:
+        return self._get(f"window:{conversation}") is not None
+
+    async def put_payload(self, key: str, payload: str) -> None:
+        self._set(f"payload:{key}", payload, PAYLOAD_TTL_SECONDS)
+
+    async def get_payload(self, key: str) -> Optional[str]:
+        return self._get(f"payload:{key}")
+
+    async def close(self) -> None:
+        pass
+
+
+class RedisStore:
+    def __init__(self, url: str, prefix: str, dedup_ttl: int, client=None) -> None:
+        import redis.asyncio as redis_asyncio
+
+        self.prefix, self.dedup_ttl = prefix, dedup_ttl
+        self.client = client or redis_asyncio.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+
+    def key(self, *parts: str) -> str:
+        return ":".join((self.prefix,) + parts)
+
+    async def claim(self, message_id: str) -> bool:
+        return bool(await self.client.set(self.key("seen", message_id), b"1", nx=True, ex=max(1, self.dedup_ttl)))
+
+    async def open_window(self, conversation: str) -> None:
+        await self.client.set(self.key("window", conversation), b"1", ex=WINDOW_SECONDS)
+
+    async def window_open(self, conversation: str) -> bool:
+        return bool(await self.client.exists(self.key("window", conversation)))
+
+    async def put_payload(self, key: str, payload: str) -> None:
+        await self.client.set(self.key("payload", key), payload.encode("utf-8"), ex=PAYLOAD_TTL_SECONDS)
+
+    async def get_payload(self, key: str) -> Optional[str]:
+        value = await self.client.get(self.key("payload", key))
+        return value.decode("utf-8") if value is not None else None
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+class FallbackStore:
+    """Redis first; on a Redis error, this process's memory (logged once per outage)."""
+
+    def __init__(self, primary: RedisStore, fallback: MemoryStore) -> None:
+        self.primary, self.fallback = primary, fallback
+        self.degraded = False
+
+    async def _call(self, name: str, *args):
+        try:
+            result = await getattr(self.primary, name)(*args)
+        except Exception as exc:  # redis.exceptions.RedisError, OSError, timeouts
+            if not self.degraded:
+                logger.warning("Redis unavailable (%s); using the in-process store until it is back", type(exc).__name__)
+            self.degraded = True
+            return await getattr(self.fallback, name)(*args)
+        if self.degraded:
+            logger.info("Redis is back; WhatsApp channel state is shared again")
+            self.degraded = False
+        return result
+
+    async def claim(self, message_id: str) -> bool:
+        return await self._call("claim", message_id)
+
+    async def open_window(self, conversation: str) -> None:
+        await self._call("open_window", conversation)
+        await self.fallback.open_window(conversation)  # so a later outage still knows the window
+
+    async def window_open(self, conversation: str) -> bool:
+        return await self._call("window_open", conversation)
+
+    async def put_payload(self, key: str, payload: str) -> None:
+        await self._call("put_payload", key, payload)
+        await self.fallback.put_payload(key, payload)
+
+    async def get_payload(self, key: str) -> Optional[str]:
+        return await self._call("get_payload", key) or await self.fallback.get_payload(key)
+
+    async def close(self) -> None:
+        try:
+            await self.primary.close()
+        except Exception:  # closing a broken connection must not fail shutdown
+            pass
+
+
+def build_store(redis_url: str, prefix: str, dedup_ttl: int) -> StateStore:
+    memory = MemoryStore(dedup_ttl)
+    if not redis_url:
+        return memory
+    return FallbackStore(RedisStore(redis_url, prefix, dedup_ttl), memory)

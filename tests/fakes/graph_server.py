@@ -1,0 +1,278 @@
+"""A local fake of the parts of Meta's Graph API the WhatsApp channel uses,
+with the documented request and response shapes:
+
+    POST /{version}/{phone_number_id}/messages  JSON -> {"messaging_product", "contacts", "messages": [{"id"}]}
+    POST /{version}/{phone_number_id}/media     multipart (file, type, messaging_product) -> {"id"}
+    GET  /{version}/{media_id}                  -> {"messaging_product", "url", "mime_type", "sha256", "file_size", "id"}
+    GET  /download/{media_id}                   -> the bytes (the "lookaside" media URL)
+
+Every call needs ``Authorization: Bearer <token>`` (else Graph's OAuth error,
+code 190). Requests are recorded for assertions; failures can be queued
+(``fail_next``) to exercise retries, the dead-letter path and code 131047.
+
+    server = GraphServer(token="t").start(); ...; server.stop()
+    python -m tests.fakes.graph_server --port 8999 --token t     # by hand
+"""
+from __future__ import annotations
+
+import argparse
+import email.parser
+import email.policy
+import hashlib
+import itertools
+import json
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable, Dict, List, Optional
+
+VERSIONED = re.compile(r"^/(v\d+\.\d+)/([^/]+)(?:/(messages|media))?$")
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    json: Optional[Dict[str, Any]] = None
+    form: Dict[str, Any] = field(default_factory=dict)  # multipart fields; "file" holds bytes
+    authorization: str = ""
+    at: float = field(default_factory=time.monotonic)
+
+    @property
+    def is_message(self) -> bool:
+        return self.method == "POST" and self.path.endswith("/messages")
+
+
+@dataclass
+class Failure:
+    endpoint: str  # "messages" | "media" | "media_info" | "download"
+    status: int
+    code: Optional[int] = None
+    retry_after: Optional[str] = None
+
+
+class GraphServer:
+    def __init__(self, token: str = "test-access-token", host: str = "127.0.0.1", port: int = 0) -> None:
+        self.token = token
+        self.requests: List[Recorded] = []
+        self.media: Dict[str, tuple[bytes, str]] = {}
+        self.failures: List[Failure] = []
+        self.delay_seconds = 0.0  # added to every /messages answer (benchmarks)
+        self._ids = itertools.count(1)
+        self._changed = threading.Condition()
+        self._server = ThreadingHTTPServer((host, port), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread: Optional[threading.Thread] = None
+
+    # -- lifecycle --------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> "GraphServer":
+        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-graph", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    # -- test helpers -------------------------------------------------------------
+
+    def add_media(self, data: bytes, mime_type: str) -> str:
+        media_id = f"media{next(self._ids)}"
+        self.media[media_id] = (data, mime_type)
+        return media_id
+
+    def fail_next(self, endpoint: str, status: int, code: Optional[int] = None, times: int = 1, retry_after: Optional[str] = None) -> None:
+        with self._changed:
+            self.failures.extend(Failure(endpoint, status, code, retry_after) for _ in range(times))
+
+    def messages(self, to: Optional[str] = None) -> List[Dict[str, Any]]:
+        """Message bodies sent (read receipts excluded), optionally to one guest."""
+        with self._changed:
+            found = [r.json for r in self.requests if r.is_message and r.json and r.json.get("type")]
+        return [m for m in found if to is None or m.get("to") == to]
+
+    def wait_for(self, predicate: Callable[["GraphServer"], bool], timeout: float = 30.0) -> bool:
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while not predicate(self):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._changed.wait(remaining)
+            return True
+
+    def wait_for_messages(self, to: str, count: int, timeout: float = 30.0) -> List[Dict[str, Any]]:
+        if not self.wait_for(lambda s: len(s._messages_unlocked(to)) >= count, timeout):
+            raise AssertionError(f"expected {count} messages to {to}, got {self.messages(to)}")
+        return self.messages(to)
+
+    def _messages_unlocked(self, to: str) -> List[Dict[str, Any]]:
+        return [r.json for r in self.requests if r.is_message and r.json and r.json.get("type") and r.json.get("to") == to]
+
+    def reset(self) -> None:
+        with self._changed:
+            self.requests.clear()
+            self.failures.clear()
+
+    # -- HTTP -----------------------------------------------------------------------
+
+    def _record(self, recorded: Recorded) -> None:
+        with self._changed:
+            self.requests.append(recorded)
+            self._changed.notify_all()
+
+    def _take_failure(self, endpoint: str) -> Optional[Failure]:
+        with self._changed:
+            for index, failure in enumerate(self.failures):
+                if failure.endpoint == endpoint:
+                    return self.failures.pop(index)
+        return None
+
+    def _handler_class(self):
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:  # quiet
+                pass
+
+            def _send(self, status: int, body: Any, content_type: str = "application/json", headers: Optional[dict] = None) -> None:
+                data = body if isinstance(body, bytes) else json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(data)))
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _error(self, status: int, message: str, code: int, retry_after: Optional[str] = None) -> None:
+                body = {"error": {"message": message, "type": "OAuthException", "code": code, "fbtrace_id": "FAKE"}}
+                self._send(status, body, headers={"Retry-After": retry_after} if retry_after else None)
+
+            def _authorized(self) -> bool:
+                if self.headers.get("Authorization") != f"Bearer {fake.token}":
+                    self._error(401, "Invalid OAuth access token.", 190)
+                    return False
+                return True
+
+            def _fail_if_queued(self, endpoint: str) -> bool:
+                failure = fake._take_failure(endpoint)
+                if failure is None:
+                    return False
+                code = failure.code or (4 if failure.status == 429 else 2)
+                self._error(failure.status, f"fake failure {failure.status}", code, failure.retry_after)
+                return True
+
+            def _body(self) -> bytes:
+                return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+            def do_POST(self) -> None:
+                body = self._body()
+                match = VERSIONED.match(self.path)
+                if not match or not match.group(3):
+                    return self._error(404, f"Unknown path {self.path}", 100)
+                recorded = Recorded("POST", self.path, authorization=self.headers.get("Authorization", ""))
+                if match.group(3) == "messages":
+                    try:
+                        recorded.json = json.loads(body)
+                    except ValueError:
+                        return self._error(400, "Invalid JSON", 100)
+                    fake._record(recorded)
+                    if not self._authorized() or self._fail_if_queued("messages"):
+                        return
+                    if fake.delay_seconds:
+                        time.sleep(fake.delay_seconds)
+                    message = recorded.json
+                    if message.get("messaging_product") != "whatsapp":
+                        return self._error(400, "messaging_product is required", 100)
+                    if message.get("status") == "read":
+                        return self._send(200, {"success": True})
+                    to = str(message.get("to") or "")
+                    return self._send(200, {
+                        "messaging_product": "whatsapp",
+                        "contacts": [{"input": to, "wa_id": to}],
+                        "messages": [{"id": f"wamid.FAKE{next(fake._ids)}"}],
+                    })
+                recorded.form = _parse_multipart(self.headers.get("Content-Type", ""), body)
+                fake._record(recorded)
+                if not self._authorized() or self._fail_if_queued("media"):
+                    return
+                if recorded.form.get("messaging_product") != "whatsapp" or not isinstance(recorded.form.get("file"), bytes):
+                    return self._error(400, "file and messaging_product are required", 100)
+                media_id = fake.add_media(recorded.form["file"], str(recorded.form.get("type") or ""))
+                return self._send(200, {"id": media_id})
+
+            def do_GET(self) -> None:
+                fake._record(Recorded("GET", self.path, authorization=self.headers.get("Authorization", "")))
+                if not self._authorized():
+                    return
+                if self.path.startswith("/download/"):
+                    if self._fail_if_queued("download"):
+                        return
+                    item = fake.media.get(self.path.rsplit("/", 1)[-1])
+                    if item is None:
+                        return self._error(404, "Unknown media", 100)
+                    return self._send(200, item[0], content_type=item[1] or "application/octet-stream")
+                match = VERSIONED.match(self.path)
+                if not match or match.group(3):
+                    return self._error(404, f"Unknown path {self.path}", 100)
+                if self._fail_if_queued("media_info"):
+                    return
+                media_id = match.group(2)
+                item = fake.media.get(media_id)
+                if item is None:
+                    return self._error(404, f"Unsupported get request. Object with ID '{media_id}' does not exist", 100)
+                data, mime_type = item
+                return self._send(200, {
+                    "messaging_product": "whatsapp",
+                    "url": f"{fake.url}/download/{media_id}",
+                    "mime_type": mime_type,
+                    "sha256": hashlib.sha256(data).hexdigest(),
+                    "file_size": str(len(data)),
+                    "id": media_id,
+                })
+
+        return Handler
+
+
+def _parse_multipart(content_type: str, body: bytes) -> Dict[str, Any]:
+    if not content_type.startswith("multipart/form-data"):
+        return {}
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + body
+    )
+    form: Dict[str, Any] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True)
+        if part.get_filename():
+            form[name] = payload
+            form[f"{name}_filename"] = part.get_filename()
+            form[f"{name}_content_type"] = part.get_content_type()
+        else:
+            form[name] = payload.decode("utf-8")
+    return form
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="fake Graph API for the WhatsApp channel")
+    parser.add_argument("--port", type=int, default=8999)
+    parser.add_argument("--token", default="test-access-token")
+    args = parser.parse_args()
+    server = GraphServer(token=args.token, port=args.port)
+    print(f"fake Graph API on {server.url}", flush=True)
+    server._server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
