@@ -48,7 +48,13 @@ class ActionOfferLateCheckout(Action):
             dispatcher.utter_message(response="utter_late_checkout_unavailable", **facts)
             return no_offer
         fee = late_checkout_fee(booking, hotel)
-        dispatcher.utter_message(response="utter_late_checkout_offer", fee=money(fee), currency=booking.currency, **facts)
+        dispatcher.utter_message(
+            response="utter_late_checkout_offer",
+            fee=money(fee),
+            currency=booking.currency,
+            percent=hotel.policies.late_checkout_fee_percent,
+            **facts,
+        )
         return [SlotSet("pending_confirmation", "late_checkout")]
 
 

@@ -1,7 +1,8 @@
 """Signed QR booking confirmations.
 
 The QR encodes a token ``<payload>.<signature>``: the payload is the booking's
-reference, dates and guest name (base64url JSON) and the signature is an
+reference, dates and room type (base64url JSON; no guest name, since the token
+also travels in image URLs) and the signature is an
 HMAC-SHA256 of it with ``QR_SECRET``. Reception can verify a scanned code
 offline with the same secret (``verify_token``); nothing is stored, so there is
 nothing to clean up. The PNG is rendered on request by the action server's
@@ -44,7 +45,6 @@ def sign_booking(booking: Booking, secret: str) -> str:
         "ref": booking.reference,
         "in": booking.checkin.isoformat(),
         "out": booking.checkout.isoformat(),
-        "name": booking.guest_name,
         "room": booking.room_type,
     }
     payload = _b64(json.dumps(claims, separators=(",", ":"), ensure_ascii=False).encode())
