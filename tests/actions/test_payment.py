@@ -39,7 +39,7 @@ async def test_payment_confirms_and_sends_a_verifiable_qr(pms, staff_store):
     token = token_from_url(message["image"])
     assert message["custom"] == {"qr": {"reference": "BK100002", "token": token}}
     claims = qr.verify_token(token, settings().qr_secret)
-    assert claims == {"ref": "BK100002", "in": "2026-12-07", "out": "2026-12-10", "name": "John Smith", "room": "suite"}
+    assert claims == {"ref": "BK100002", "in": "2026-12-07", "out": "2026-12-10", "room": "suite"}
     with pytest.raises(qr.InvalidToken):
         qr.verify_token(token, settings().qr_secret + "-not")
     assert staff_store.open_requests() == []  # nothing for staff to check
