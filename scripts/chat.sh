@@ -4,6 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p var
+# Libraries inside Rasa 3.6 print many deprecation warnings; keep the chat readable.
+export PYTHONWARNINGS=ignore SQLALCHEMY_SILENCE_UBER_WARNING=1 TF_CPP_MIN_LOG_LEVEL=3
 port="${ACTION_SERVER_PORT:-5055}"
 .venv/bin/python -m actions.server --port "$port" > var/action-server.log 2>&1 &
 server=$!
