@@ -20,10 +20,13 @@ def utc_now() -> dt.datetime:
 
 
 def hotel_for(tracker: Tracker) -> HotelConfig:
-    """The hotel this conversation belongs to: channels that serve several
-    hotels (one WhatsApp number each) put ``hotel_id`` in the message metadata."""
+    """The hotel this conversation belongs to. Channels that serve several
+    hotels (one WhatsApp number each) put ``{"hotel": {"id": ...}}`` in the
+    message metadata; the id is looked up among the hotels the action server
+    was configured with (HOTEL_CONFIG), never loaded from a path in the message."""
     metadata = (tracker.latest_message or {}).get("metadata") or {}
-    return config.hotel(metadata.get("hotel_id"))
+    hotel_meta = metadata.get("hotel") if isinstance(metadata.get("hotel"), dict) else {}
+    return config.hotel(hotel_meta.get("id"))
 
 
 def language_of(tracker: Tracker) -> str:

@@ -119,8 +119,8 @@ class WhatsAppInput(InputChannel):
 
         @webhook.listener("after_server_start")
         async def preload(app, loop) -> None:
-            if self.transcriber is not None:
-                loop.run_in_executor(None, self.transcriber.preload)
+            if self.transcriber is not None:  # load the model now rather than at the first voice note
+                loop.run_in_executor(None, self.transcriber.preload).add_done_callback(_log_preload_failure)
 
         @webhook.listener("before_server_stop")
         async def shutdown(app, loop) -> None:
@@ -263,6 +263,9 @@ class WhatsAppInput(InputChannel):
         except (GraphError, AudioError) as exc:
             logger.warning("voice note %s not transcribed: %s", media_id, exc)
             text = ""
+        except Exception:  # the recogniser itself (e.g. a broken model directory)
+            logger.exception("voice note %s not transcribed", media_id)
+            text = ""
         if not text:
             await output.send_text_message(conversation, VOICE_NOT_UNDERSTOOD)
             return None
@@ -273,6 +276,11 @@ class WhatsAppInput(InputChannel):
             await self.graph.send_message(message.phone_number_id, {"status": "read", "message_id": message.message_id})
         except GraphError as exc:
             logger.info("could not mark %s as read: %s", message.message_id, exc)
+
+
+def _log_preload_failure(future) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        logger.error("could not load the Vosk model: %s", future.exception())
 
 
 async def _read_body(request: Request, limit: int) -> Optional[bytes]:

@@ -91,8 +91,8 @@ class WhatsAppConfig:
             value = credentials.get(name)
             if value is None or str(value).strip() == "":
                 value = environ.get(f"WHATSAPP_{name.upper()}", "")
-            value = str(value).strip() if not isinstance(value, Mapping) else value
-            return value if value != "" else default
+            value = str(value).strip()
+            return value if value else default
 
         def number(name: str, default: float, kind=int) -> Any:
             raw = get(name)

@@ -35,10 +35,15 @@ class FailedSend:
 DeadLetterSink = Callable[[FailedSend], Union[None, Awaitable[None]]]
 
 
+def masked(phone: str) -> str:
+    """'34600111222' -> '…1222': enough to find the guest, not to publish the number."""
+    return "…" + phone[-4:] if len(phone) > 4 else "…"
+
+
 def log_failed_send(failed: FailedSend) -> None:
     logger.error(
         "WhatsApp message to %s via %s dropped after retries: %s %s (%s)",
-        failed.recipient,
+        masked(failed.recipient),
         failed.phone_number_id,
         failed.status,
         failed.error,

@@ -51,6 +51,7 @@ class Failure:
     status: int
     code: Optional[int] = None
     retry_after: Optional[str] = None
+    to: Optional[str] = None  # only messages to this recipient
 
 
 class GraphServer:
@@ -74,7 +75,7 @@ class GraphServer:
         return f"http://{host}:{port}"
 
     def start(self) -> "GraphServer":
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-graph", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="fake-graph", daemon=True)
         self._thread.start()
         return self
 
@@ -89,15 +90,18 @@ class GraphServer:
         self.media[media_id] = (data, mime_type)
         return media_id
 
-    def fail_next(self, endpoint: str, status: int, code: Optional[int] = None, times: int = 1, retry_after: Optional[str] = None) -> None:
+    def fail_next(
+        self, endpoint: str, status: int, code: Optional[int] = None, times: int = 1,
+        retry_after: Optional[str] = None, to: Optional[str] = None,
+    ) -> None:
+        """The next ``times`` calls of ``endpoint`` (to ``to`` only, if given) fail."""
         with self._changed:
-            self.failures.extend(Failure(endpoint, status, code, retry_after) for _ in range(times))
+            self.failures.extend(Failure(endpoint, status, code, retry_after, to) for _ in range(times))
 
     def messages(self, to: Optional[str] = None) -> List[Dict[str, Any]]:
         """Message bodies sent (read receipts excluded), optionally to one guest."""
         with self._changed:
-            found = [r.json for r in self.requests if r.is_message and r.json and r.json.get("type")]
-        return [m for m in found if to is None or m.get("to") == to]
+            return self._messages_unlocked(to)
 
     def wait_for(self, predicate: Callable[["GraphServer"], bool], timeout: float = 30.0) -> bool:
         deadline = time.monotonic() + timeout
@@ -114,8 +118,10 @@ class GraphServer:
             raise AssertionError(f"expected {count} messages to {to}, got {self.messages(to)}")
         return self.messages(to)
 
-    def _messages_unlocked(self, to: str) -> List[Dict[str, Any]]:
-        return [r.json for r in self.requests if r.is_message and r.json and r.json.get("type") and r.json.get("to") == to]
+    def _messages_unlocked(self, to: Optional[str] = None) -> List[Dict[str, Any]]:
+        """``messages`` for predicates of ``wait_for``, which already hold the lock."""
+        found = [r.json for r in self.requests if r.is_message and r.json and r.json.get("type")]
+        return [m for m in found if to is None or m.get("to") == to]
 
     def reset(self) -> None:
         with self._changed:
@@ -129,10 +135,10 @@ class GraphServer:
             self.requests.append(recorded)
             self._changed.notify_all()
 
-    def _take_failure(self, endpoint: str) -> Optional[Failure]:
+    def _take_failure(self, endpoint: str, to: Optional[str] = None) -> Optional[Failure]:
         with self._changed:
             for index, failure in enumerate(self.failures):
-                if failure.endpoint == endpoint:
+                if failure.endpoint == endpoint and failure.to in (None, to):
                     return self.failures.pop(index)
         return None
 
@@ -165,8 +171,8 @@ class GraphServer:
                     return False
                 return True
 
-            def _fail_if_queued(self, endpoint: str) -> bool:
-                failure = fake._take_failure(endpoint)
+            def _fail_if_queued(self, endpoint: str, to: Optional[str] = None) -> bool:
+                failure = fake._take_failure(endpoint, to)
                 if failure is None:
                     return False
                 code = failure.code or (4 if failure.status == 429 else 2)
@@ -188,7 +194,7 @@ class GraphServer:
                     except ValueError:
                         return self._error(400, "Invalid JSON", 100)
                     fake._record(recorded)
-                    if not self._authorized() or self._fail_if_queued("messages"):
+                    if not self._authorized() or self._fail_if_queued("messages", str(recorded.json.get("to") or "")):
                         return
                     if fake.delay_seconds:
                         time.sleep(fake.delay_seconds)

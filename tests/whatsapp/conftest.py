@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import socket
 import subprocess
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -158,6 +156,9 @@ class ChannelServer:
             self.received.append(message)
             await self.bot(message)
 
+        # test mode: Sanic 21.12 rewrites its request handler at each startup, which
+        # fails from the second app of a process unless it keeps the original
+        Sanic.test_mode = True
         self.app = Sanic(f"wa_test_{uuid.uuid4().hex}")
         self.app.blueprint(self.channel.blueprint(on_new_message), url_prefix="/webhooks/whatsapp")
         port = free_port()
@@ -209,9 +210,3 @@ async def serve(graph, redis_url, redis_prefix):
     for server in started:
         await server.stop()
     await asyncio.sleep(0)
-
-
-@pytest.fixture
-def tmp_dir():
-    with tempfile.TemporaryDirectory() as name:
-        yield Path(name)

@@ -1,0 +1,66 @@
+"""Dedup / service-window / payload store: in memory, in real Redis, and the fallback between them."""
+from __future__ import annotations
+
+import asyncio
+
+from connectors.whatsapp.store import FallbackStore, MemoryStore, RedisStore, build_store
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_memory_store_claims_once_and_expires():
+    clock = Clock()
+    store = MemoryStore(dedup_ttl=60, clock=clock)
+    assert await store.claim("wamid.1") and not await store.claim("wamid.1")
+    clock.now += 61
+    assert await store.claim("wamid.1")
+    assert not await store.window_open("1:34")
+    await store.open_window("1:34")
+    assert await store.window_open("1:34")
+    clock.now += 24 * 3600 + 1
+    assert not await store.window_open("1:34")
+
+
+async def test_memory_store_is_bounded():
+    store = MemoryStore(dedup_ttl=60, max_entries=3)
+    for n in range(5):
+        await store.claim(f"m{n}")
+    assert len(store._entries) == 3
+    assert await store.claim("m0")  # evicted first
+
+
+async def test_redis_store_shares_state_between_instances(redis_url, redis_prefix):
+    first = RedisStore(redis_url, redis_prefix, dedup_ttl=60)
+    second = RedisStore(redis_url, redis_prefix, dedup_ttl=60)
+    try:
+        results = await asyncio.gather(*(s.claim("wamid.same") for s in (first, second, first, second)))
+        assert sorted(results) == [False, False, False, True]
+        await first.open_window("1:34")
+        assert await second.window_open("1:34") and not await second.window_open("1:35")
+        await first.put_payload("k", '/inform{"room_type":"double"}')
+        assert await second.get_payload("k") == '/inform{"room_type":"double"}'
+        assert await second.get_payload("missing") is None
+        ttl = await first.client.ttl(f"{redis_prefix}:seen:wamid.same")
+        assert 0 < ttl <= 60
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_fallback_store_uses_memory_while_redis_is_down(caplog):
+    broken = RedisStore("redis://127.0.0.1:1/0", "x", dedup_ttl=60)  # nothing listens on port 1
+    store = FallbackStore(broken, MemoryStore(60))
+    assert await store.claim("wamid.9") and not await store.claim("wamid.9")
+    assert store.degraded and "Redis unavailable" in caplog.text
+    await store.close()
+
+
+def test_build_store_picks_memory_without_url():
+    assert isinstance(build_store("", "p", 60), MemoryStore)
+    assert isinstance(build_store("redis://127.0.0.1:6379/0", "p", 60), FallbackStore)
