@@ -31,13 +31,13 @@ validate: install  ## rasa data validate, with the project's own strictness
 	$(PY) scripts/validate_data.py
 
 unit: install  ## pytest without the trained model: actions, PMS backends, parsers, connectors
-	$(PY) -m pytest -q --ignore=tests/integration
+	REQUIRE_ALL_TESTS=1 $(PY) -m pytest -q -m "not model"
 
 test-stories: $(MODEL)  ## end-to-end test stories, both languages; any wrong prediction fails
 	$(RASA) test core --model $(MODEL) --stories tests/stories --fail-on-prediction-errors --out results/stories
 
-integration: $(MODEL)  ## whole conversations: trained model + real action server process
-	$(PY) -m pytest -q tests/integration
+integration: $(MODEL)  ## trained model + real action server (+ WhatsApp channel and fake Graph API)
+	REQUIRE_ALL_TESTS=1 $(PY) -m pytest -q -m model
 
 nlu-report: install  ## held-out NLU evaluation (20% of the examples), report in results/nlu
 	$(PY) scripts/nlu_report.py
