@@ -1,0 +1,18 @@
+"""Gmail channel for Rasa (docs/gmail.md).
+
+credentials.yml::
+
+    connectors.gmail.GmailInput:   # settings from GMAIL_* variables
+
+Modules, one job each: ``config`` (typed settings), ``oauth`` (refresh-token
+grant), ``api`` (Gmail REST client with retries), ``normalise`` (MIME ->
+clean text), ``compose`` (threaded reply MIME), ``outbound`` (a turn's bot
+messages -> one reply), ``store`` (replied/claim dedup in Redis or memory),
+``deadletter`` (failed sends), ``poller`` (the mailbox loop), ``channel``
+(the Rasa input channel wiring them together).
+"""
+from connectors.gmail.channel import GmailInput
+from connectors.gmail.config import GmailConfig
+from connectors.gmail.outbound import GmailOutput
+
+__all__ = ["GmailInput", "GmailConfig", "GmailOutput"]

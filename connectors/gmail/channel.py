@@ -1,0 +1,237 @@
+"""The Rasa input channel for Gmail.
+
+    GET  /webhooks/gmail/        health and counters
+    POST /webhooks/gmail/push    Pub/Sub push notification (users.watch): wakes the poller
+
+The poller starts with the server (``before_server_start``) and stops with
+it. Each new message is answered by ``handle`` (see poller.py for the order
+of steps and the delivery guarantee).
+"""
+from __future__ import annotations
+
+import hmac
+import logging
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
+
+import yaml
+from rasa.core.channels.channel import InputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from connectors.gmail import compose, normalise
+from connectors.gmail.api import GmailClient, GmailError, ResponseTooLarge
+from connectors.gmail.config import GmailConfig
+from connectors.gmail.deadletter import DeadLetterSink, FailedEmail, deliver, load_sink
+from connectors.gmail.oauth import TokenProvider
+from connectors.gmail.outbound import GmailOutput, resolve_choice
+from connectors.gmail.poller import Poller, search_label
+from connectors.gmail.store import build_store
+
+logger = logging.getLogger(__name__)
+
+TOO_LONG = (
+    "Tu mensaje es demasiado largo para que lo lea. ¿Puedes escribir tu consulta en pocas líneas?\n\n"
+    "Your message is too long for me to read. Could you write your question in a few lines?"
+)
+EMPTY = (
+    "No he encontrado texto en tu mensaje. ¿Puedes escribir tu consulta en el cuerpo del correo?\n\n"
+    "I couldn't find any text in your message. Could you write your question in the body of the email?"
+)
+ATTACHMENTS_SKIPPED = "(Adjuntos no leídos / Attachments not read: {names})"
+
+OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
+
+
+class GmailInput(InputChannel):
+    @classmethod
+    def name(cls) -> Text:
+        return "gmail"
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "GmailInput":
+        return cls(GmailConfig.from_sources(credentials))
+
+    def __init__(self, config: GmailConfig, client: Optional[GmailClient] = None, store=None,
+                 dead_letter: Optional[DeadLetterSink] = None) -> None:
+        self.config = config
+        tokens = TokenProvider(config.token_url, config.client_id, config.client_secret, config.refresh_token,
+                               config.http_timeout_seconds)
+        self.client = client or GmailClient(config.api_url, config.user_id, tokens, config.send_retries,
+                                            config.retry_base_seconds, config.http_timeout_seconds)
+        self.store = store or build_store(config.redis_url, config.redis_prefix, config.dedup_ttl_seconds)
+        self.dead_letter = dead_letter or load_sink(config.dead_letter)
+        self.poller = Poller(self, config.poll_seconds, config.max_messages_per_poll)
+        self.address = config.address
+        self.handled_label_id: Optional[str] = None
+        self.hotel = _hotel(config.hotel_config)
+        self.offered: Dict[str, List[Dict[str, Any]]] = {}  # sender -> buttons of the last reply (this process)
+        self.stats = {"processed": 0, "replied": 0, "dead_lettered": 0, "skipped": 0}
+        if not config.enabled:
+            logger.warning("Gmail channel is not configured (GMAIL_CLIENT_ID, GMAIL_CLIENT_SECRET, "
+                           "GMAIL_REFRESH_TOKEN): it stays off")
+        else:
+            logger.info("Gmail channel polling %s every %ss", self.client.base, config.poll_seconds)
+
+    def get_output_channel(self) -> GmailOutput:
+        return GmailOutput()
+
+    # -- routes -----------------------------------------------------------------
+
+    def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
+        hook = Blueprint("gmail_webhook", __name__)
+
+        @hook.route("/", methods=["GET"])
+        async def health(request: Request) -> HTTPResponse:
+            status = "ok" if self.config.enabled else "not configured"
+            return response.json({"status": status, "polls": self.poller.polls, **self.stats})
+
+        @hook.route("/push", methods=["POST"])
+        async def push(request: Request) -> HTTPResponse:
+            if not self.config.enabled:
+                return response.text("Gmail channel not configured", status=503)
+            expected = self.config.push_token
+            given = request.args.get("token", "")
+            if expected and not hmac.compare_digest(given.encode(), expected.encode()):
+                return response.text("bad token", status=403)
+            self.poller.wake.set()  # the notification only says "something changed": poll
+            return response.json({"status": "ok"})
+
+        @hook.listener("before_server_start")
+        async def start(app, loop) -> None:
+            if self.config.enabled:
+                self.poller.start(on_new_message)
+
+        @hook.listener("before_server_stop")
+        async def stop(app, loop) -> None:
+            await self.poller.stop()
+            await self.client.close()
+            await self.store.close()
+
+        return hook
+
+    # -- one message --------------------------------------------------------------
+
+    async def new_message_ids(self, limit: int) -> List[str]:
+        if self.handled_label_id is None:
+            self.handled_label_id = await self.client.label_id(self.config.handled_label)
+        if not self.address:
+            self.address = str((await self.client.profile()).get("emailAddress") or "").lower()
+        query = f"{self.config.query} -label:{search_label(self.config.handled_label)}".strip()
+        return await self.client.list_message_ids(query, limit)
+
+    async def handle(self, message_id: str, on_new_message: OnNewMessage) -> None:
+        if await self.store.replied(message_id):
+            await self.mark_handled(message_id)  # the label was lost last time
+            return
+        if not await self.store.claim(message_id):
+            return
+        try:
+            email = await self.read(message_id)
+            await self._answer(email, on_new_message)
+            await self.mark_handled(message_id)
+        finally:
+            await self.store.release(message_id)
+
+    async def read(self, message_id: str) -> normalise.InboundEmail:
+        limit = self.config.max_raw_bytes
+        minimal = await self.client.get_message(message_id, "minimal", 1024 * 1024)
+        thread_id = str(minimal.get("threadId") or "")
+        if int(minimal.get("sizeEstimate") or 0) <= limit:
+            try:
+                resource = await self.client.get_message(message_id, "raw", limit * 4 // 3 + 64 * 1024)
+                from connectors.gmail.api import b64url_decode
+
+                return normalise.parse_raw(b64url_decode(str(resource.get("raw") or "")), message_id, thread_id)
+            except ResponseTooLarge:
+                pass
+        logger.info("Gmail message %s is large; reading its structure, not its attachments", message_id)
+        return normalise.parse_full(await self.client.get_message(message_id, "full", 4 * 1024 * 1024))
+
+    async def _answer(self, email: normalise.InboundEmail, on_new_message: OnNewMessage) -> None:
+        self.stats["processed"] += 1
+        if email.defects:
+            logger.info("Gmail message %s has MIME defects: %s", email.gmail_id, ", ".join(sorted(set(email.defects))))
+        if not email.sender or email.sender == self.address or email.auto_submitted:
+            logger.info("Gmail message %s not answered (no sender, our own or automatic)", email.gmail_id)
+            self.stats["skipped"] += 1
+            return
+        output = GmailOutput()
+        if len(email.body) > self.config.max_body_chars:
+            output.texts.append(TOO_LONG)
+        elif not email.text:
+            output.texts.append(EMPTY)
+        else:
+            text = email.text
+            choice = resolve_choice(text, self.offered.get(email.sender, []))
+            metadata = {
+                "channel": "gmail",
+                "hotel": self.hotel,
+                "gmail": {
+                    "id": email.gmail_id, "thread_id": email.thread_id, "message_id": email.message_id,
+                    "subject": email.subject, "from_name": email.sender_name,
+                    "attachments": [{"filename": a.filename, "mime_type": a.mime_type, "size": a.size} for a in email.attachments],
+                },
+            }
+            await on_new_message(UserMessage(choice or text, output, email.sender, input_channel=self.name(),
+                                             message_id=email.gmail_id, metadata=metadata))
+            self.offered[email.sender] = output.buttons
+        await self.reply(email, output)
+
+    async def reply(self, email: normalise.InboundEmail, output: GmailOutput) -> None:
+        images, skipped = [], []
+        for url in output.image_urls:
+            try:
+                data, mime = await self.client.fetch_url(url, self.config.max_attachment_bytes)
+            except GmailError as exc:
+                logger.warning("image for the reply not attached: %s", exc)
+                skipped.append(url)
+                continue
+            name = output.image_names.get(url) or (url.rstrip("/").rsplit("/", 1)[-1].split("?")[0] or "image")
+            images.append(compose.ReplyImage(data, mime if "/" in mime else "application/octet-stream", name[-80:]))
+        text = output.text
+        if skipped:
+            text = "\n\n".join(filter(None, [text] + skipped))  # at least the link
+        if not text and not images:
+            return
+        reply = compose.Reply(
+            to=email.sender, subject=compose.reply_subject(email.subject), text=text,
+            in_reply_to=email.message_id, references=compose.thread_references(email.references, email.message_id),
+            images=images, sender=self.address,
+        )
+        raw, _ = compose.build(reply)
+        try:
+            await self.client.send(raw, email.thread_id or None)
+        except GmailError as exc:
+            self.stats["dead_lettered"] += 1
+            await deliver(self.dead_letter, FailedEmail(
+                channel="gmail", recipient=email.sender, thread_id=email.thread_id, in_reply_to=email.message_id,
+                gmail_id=email.gmail_id, raw=raw, status=exc.status, error=exc.detail))
+            return
+        self.stats["replied"] += 1
+        await self.store.mark_replied(email.gmail_id)
+
+    async def mark_handled(self, message_id: str) -> None:
+        if self.handled_label_id is None:
+            self.handled_label_id = await self.client.label_id(self.config.handled_label)
+        await self.client.modify(message_id, [self.handled_label_id], ["UNREAD"])
+
+    async def give_up(self, message_id: str) -> None:
+        """A message that failed every time: labelled so it cannot block the mailbox."""
+        logger.error("Gmail message %s could not be processed; labelled %s without a reply",
+                     message_id, self.config.handled_label)
+        try:
+            await self.mark_handled(message_id)
+        except GmailError as exc:
+            logger.warning("could not label %s: %s", message_id, exc)
+
+
+def _hotel(path: str) -> Dict[str, str]:
+    hotel_id = Path(path).stem
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        hotel_id = str(data.get("id") or hotel_id)
+    except (OSError, yaml.YAMLError):
+        pass
+    return {"id": hotel_id, "config": path}
