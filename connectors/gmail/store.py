@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from typing import Optional
 
 logger = logging.getLogger(__name__)
 

@@ -7,12 +7,12 @@ the message body, which may hold personal data, and never with the token).
 """
 from __future__ import annotations
 
-import importlib
-import inspect
 import logging
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Awaitable, Callable, Dict, Optional, Union
+
+from connectors import dead_letter_hook
 
 logger = logging.getLogger(__name__)
 
@@ -52,20 +52,8 @@ def log_failed_send(failed: FailedSend) -> None:
 
 
 def load_sink(path: str) -> DeadLetterSink:
-    if not path:
-        return log_failed_send
-    module_name, sep, attribute = path.partition(":")
-    if not sep:
-        module_name, _, attribute = path.rpartition(".")
-    target = getattr(importlib.import_module(module_name), attribute)
-    return target() if inspect.isclass(target) else target
+    return dead_letter_hook.load_sink(path, default=log_failed_send)
 
 
 async def deliver(sink: DeadLetterSink, failed: FailedSend) -> None:
-    try:
-        result = sink(failed)
-        if inspect.isawaitable(result):
-            await result
-    except Exception:  # the dead-letter sink failing must not break the conversation
-        logger.exception("dead-letter sink failed")
-        log_failed_send(failed)
+    await dead_letter_hook.deliver(sink, failed, fallback=log_failed_send)
