@@ -25,6 +25,7 @@ from urllib.parse import quote
 import aiohttp
 
 from connectors.gmail.oauth import TokenError, TokenProvider
+from connectors.http_body import read_bounded
 
 logger = logging.getLogger(__name__)
 
@@ -129,7 +130,7 @@ class GmailClient:
                 async with session.get(url) as answer:
                     if answer.status != 200:
                         raise GmailError(answer.status, f"could not fetch {url}")
-                    data = await _read_bounded(answer, max_bytes)
+                    data = await read_bounded(answer, max_bytes, ResponseTooLarge)
                     return data, answer.headers.get("Content-Type", "application/octet-stream").split(";")[0]
         except (aiohttp.ClientConnectionError, asyncio.TimeoutError) as exc:
             raise GmailError(0, type(exc).__name__) from None
@@ -162,7 +163,7 @@ class GmailClient:
         headers = {"Authorization": f"Bearer {token}"}
         try:
             async with self.session.request(method, self.base + path, headers=headers, **kwargs) as answer:
-                data = await _read_bounded(answer, max_bytes)
+                data = await read_bounded(answer, max_bytes, ResponseTooLarge)
                 if answer.status >= 400:
                     exc = GmailError(answer.status, _error_message(data), retryable=answer.status in RETRYABLE_STATUS)
                     try:
@@ -176,18 +177,6 @@ class GmailClient:
                     raise GmailError(answer.status, "answer is not JSON") from None
         except (aiohttp.ClientConnectionError, asyncio.TimeoutError) as exc:
             raise GmailError(0, type(exc).__name__, retryable=True) from None
-
-
-async def _read_bounded(answer: aiohttp.ClientResponse, max_bytes: int) -> bytes:
-    if answer.content_length is not None and answer.content_length > max_bytes:
-        raise ResponseTooLarge(max_bytes)
-    chunks, size = [], 0
-    async for chunk in answer.content.iter_chunked(64 * 1024):
-        size += len(chunk)
-        if size > max_bytes:
-            raise ResponseTooLarge(max_bytes)
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _error_message(data: bytes) -> str:

@@ -11,13 +11,11 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
+from connectors.settings import ConfigError, SettingsSource  # noqa: F401  (ConfigError is part of this module's API)
+
 DEFAULT_API_URL = "https://gmail.googleapis.com"
 DEFAULT_TOKEN_URL = "https://oauth2.googleapis.com/token"
 REQUIRED = ("client_id", "client_secret", "refresh_token")
-
-
-class ConfigError(ValueError):
-    """The Gmail configuration is invalid; the message names the setting."""
 
 
 @dataclass(frozen=True)
@@ -60,35 +58,14 @@ class GmailConfig:
         if unknown:
             raise ConfigError(f"unknown Gmail settings in credentials.yml: {', '.join(sorted(unknown))}")
 
-        def get(name: str, default: str = "") -> str:
-            value = credentials.get(name)
-            if value is None or str(value).strip() == "":
-                value = environ.get(f"GMAIL_{name.upper()}", "")
-            value = str(value).strip()
-            return value if value else default
+        source = SettingsSource("GMAIL", credentials, environ)
+        get = source.get
 
         def number(name: str, kind=int) -> Any:
-            raw = get(name)
-            if raw == "":
-                return getattr(cls, name)
-            try:
-                value = kind(raw)
-            except ValueError:
-                raise ConfigError(f"GMAIL_{name.upper()} must be a number, got {raw!r}") from None
-            if value < 0:
-                raise ConfigError(f"GMAIL_{name.upper()} must not be negative")
-            return value
+            return source.number(name, getattr(cls, name), kind)
 
-        values = {name: get(name) for name in REQUIRED}
-        present = [name for name in REQUIRED if values[name]]
-        if present and len(present) != len(REQUIRED):
-            missing = ", ".join(f"GMAIL_{n.upper()}" for n in REQUIRED if not values[n])
-            raise ConfigError(f"Gmail channel is partly configured; missing {missing}")
-        urls = {}
-        for name, default in (("api_url", DEFAULT_API_URL), ("token_url", DEFAULT_TOKEN_URL)):
-            urls[name] = get(name, default).rstrip("/")
-            if not urls[name].startswith(("https://", "http://")):
-                raise ConfigError(f"GMAIL_{name.upper()} must be an http(s) URL")
+        values = source.all_or_none(REQUIRED, "Gmail")
+        urls = {name: source.url(name, default) for name, default in (("api_url", DEFAULT_API_URL), ("token_url", DEFAULT_TOKEN_URL))}
         return cls(
             **values,
             **urls,

@@ -18,13 +18,11 @@ from typing import Any, Mapping, Optional
 
 import yaml
 
+from connectors.settings import ConfigError, SettingsSource  # noqa: F401  (ConfigError is part of this module's API)
+
 DEFAULT_GRAPH_API_URL = "https://graph.facebook.com"
 DEFAULT_GRAPH_API_VERSION = "v21.0"
 REQUIRED = ("verify_token", "app_secret", "access_token", "phone_number_id")
-
-
-class ConfigError(ValueError):
-    """The WhatsApp configuration is invalid; the message names the setting."""
 
 
 @dataclass(frozen=True)
@@ -87,34 +85,10 @@ class WhatsAppConfig:
         if unknown:
             raise ConfigError(f"unknown WhatsApp settings in credentials.yml: {', '.join(sorted(unknown))}")
 
-        def get(name: str, default: str = "") -> str:
-            value = credentials.get(name)
-            if value is None or str(value).strip() == "":
-                value = environ.get(f"WHATSAPP_{name.upper()}", "")
-            value = str(value).strip()
-            return value if value else default
-
-        def number(name: str, default: float, kind=int) -> Any:
-            raw = get(name)
-            if raw == "":
-                return default
-            try:
-                value = kind(raw)
-            except ValueError:
-                raise ConfigError(f"WHATSAPP_{name.upper()} must be a number, got {raw!r}") from None
-            if value < 0:
-                raise ConfigError(f"WHATSAPP_{name.upper()} must not be negative")
-            return value
-
-        values = {name: get(name) for name in REQUIRED}
-        present = [name for name in REQUIRED if values[name]]
-        if present and len(present) != len(REQUIRED):
-            missing = ", ".join(f"WHATSAPP_{n.upper()}" for n in REQUIRED if not values[n])
-            raise ConfigError(f"WhatsApp channel is partly configured; missing {missing}")
-
-        graph_api_url = get("graph_api_url", DEFAULT_GRAPH_API_URL).rstrip("/")
-        if not graph_api_url.startswith(("https://", "http://")):
-            raise ConfigError("WHATSAPP_GRAPH_API_URL must be an http(s) URL")
+        source = SettingsSource("WHATSAPP", credentials, environ)
+        get, number = source.get, source.number
+        values = source.all_or_none(REQUIRED, "WhatsApp")
+        graph_api_url = source.url("graph_api_url", DEFAULT_GRAPH_API_URL)
         image_upload = get("image_upload", "qr").lower()
         if image_upload not in ("qr", "all"):
             raise ConfigError("WHATSAPP_IMAGE_UPLOAD must be 'qr' or 'all'")

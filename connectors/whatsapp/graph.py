@@ -21,6 +21,8 @@ from typing import Any, Awaitable, Callable, Dict, Optional
 
 import aiohttp
 
+from connectors.http_body import read_bounded
+
 logger = logging.getLogger(__name__)
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
@@ -130,7 +132,7 @@ class GraphClient:
             async with session.get(url) as response:
                 if response.status != 200:
                     raise GraphError(response.status, f"could not fetch image {url}")
-                data = await _read_bounded(response, max_bytes)
+                data = await read_bounded(response, max_bytes, MediaTooLarge)
                 return data, response.headers.get("Content-Type", "application/octet-stream").split(";")[0]
 
     # -- plumbing -------------------------------------------------------------
@@ -166,21 +168,9 @@ class GraphClient:
             async with self.session.get(url) as response:
                 if response.status >= 400:
                     raise _error_from(response.status, await response.text(), response.headers.get("Retry-After"))
-                return await _read_bounded(response, max_bytes)
+                return await read_bounded(response, max_bytes, MediaTooLarge)
         except (aiohttp.ClientConnectionError, asyncio.TimeoutError) as exc:
             raise GraphError(0, type(exc).__name__, retryable=True) from None
-
-
-async def _read_bounded(response: aiohttp.ClientResponse, max_bytes: int) -> bytes:
-    if response.content_length is not None and response.content_length > max_bytes:
-        raise MediaTooLarge(max_bytes)
-    chunks, size = [], 0
-    async for chunk in response.content.iter_chunked(64 * 1024):
-        size += len(chunk)
-        if size > max_bytes:
-            raise MediaTooLarge(max_bytes)
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _error_from(status: int, text: str, retry_after: Optional[str]) -> GraphError:
