@@ -7,6 +7,8 @@ mkdir -p var
 # Libraries inside Rasa 3.6 print many deprecation warnings; keep the chat readable.
 export PYTHONWARNINGS=ignore SQLALCHEMY_SILENCE_UBER_WARNING=1 TF_CPP_MIN_LOG_LEVEL=3
 port="${ACTION_SERVER_PORT:-5055}"
+# endpoints.yml reads the action server from ACTION_ENDPOINT_URL (docs/deployment.md).
+export ACTION_ENDPOINT_URL="${ACTION_ENDPOINT_URL:-http://localhost:$port/webhook}"
 .venv/bin/python -m actions.server --port "$port" > var/action-server.log 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
