@@ -9,13 +9,16 @@ TRAINING_INPUTS := config.yml domain.yml $(wildcard data/*.yml data/nlu/*.yml) $
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: run test install train validate unit test-stories integration nlu-report clean
+.PHONY: run test system-tools install train validate unit test-stories integration nlu-report clean
 
 run: install $(MODEL)  ## install what is missing, train if needed, chat with the bot
 	@scripts/chat.sh
 
-test: install validate unit $(MODEL) test-stories integration  ## every test
+test: system-tools install validate unit $(MODEL) test-stories integration  ## every test
 	@echo "all tests passed"
+
+system-tools:  ## promtool, chromium + chromedriver, redis-server, docker-compose from Debian packages when missing
+	@scripts/ensure_system_tools.sh
 
 install: $(VENV)
 $(VENV): requirements.lock scripts/bootstrap.sh

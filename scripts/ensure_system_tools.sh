@@ -27,7 +27,7 @@ if ! docker compose version >/dev/null 2>&1; then
 fi
 
 if [ ${#missing_packages[@]} -eq 0 ]; then
-  echo "system tools: all present (promtool, chromium, chromedriver, redis-server, docker compose)"
+  echo "system tools: all present (promtool, chromium, chromedriver, redis-server, docker compose or docker-compose)"
   exit 0
 fi
 
