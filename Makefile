@@ -8,6 +8,9 @@ MODEL := models/hotel.tar.gz
 TRAINING_INPUTS := config.yml domain.yml $(wildcard data/*.yml data/nlu/*.yml) $(wildcard components/*.py)
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
+# endpoints.yml reads it; the embedded default is the local action server
+ACTION_ENDPOINT_URL ?= http://localhost:5055/webhook
+export ACTION_ENDPOINT_URL
 
 .PHONY: run test system-tools install train validate unit test-stories integration nlu-report clean
 
