@@ -12,13 +12,21 @@ import threading
 from pathlib import Path
 from typing import Optional
 
-from sqlalchemy import Column, DateTime, Integer, String, Text, create_engine, select
+from sqlalchemy import Column, DateTime, Integer, String, Text, create_engine, inspect, select, update
+from sqlalchemy import text as sql_text
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import declarative_base, sessionmaker
 
 from actions.config import settings
 
 Base = declarative_base()
-KINDS = ("handoff", "issue", "feedback", "payment_check")
+KINDS = ("handoff", "issue", "feedback", "payment_check", "saved_request")
+# columns added after the first release: (name, SQL type) added to older tables on start
+LATER_COLUMNS = (("resolved_at", "TIMESTAMP"), ("resolved_by", "VARCHAR(255)"))
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
 class StaffRequest(Base):
@@ -29,7 +37,9 @@ class StaffRequest(Base):
     text = Column(Text, nullable=False)
     urgent = Column(Integer, nullable=False, default=0)
     status = Column(String(20), nullable=False, default="open", index=True)
-    created_at = Column(DateTime, nullable=False, default=lambda: dt.datetime.now(dt.timezone.utc).replace(tzinfo=None))
+    created_at = Column(DateTime, nullable=False, default=_utc_now)
+    resolved_at = Column(DateTime, nullable=True)
+    resolved_by = Column(String(255), nullable=True)
 
 
 class StaffRequestStore:
@@ -40,6 +50,21 @@ class StaffRequestStore:
         self._engine = create_engine(database_url, future=True, pool_pre_ping=True, connect_args=connect_args)
         self._sessions = sessionmaker(self._engine, future=True, expire_on_commit=False)
         Base.metadata.create_all(self._engine)
+        self._add_later_columns()
+
+    def _add_later_columns(self) -> None:
+        """A table created by an older release gets the newer (nullable) columns."""
+        present = {c["name"] for c in inspect(self._engine).get_columns(StaffRequest.__tablename__)}
+        for name, sql_type in LATER_COLUMNS:
+            if name in present:
+                continue
+            try:
+                with self._engine.begin() as conn:
+                    conn.execute(sql_text(f"ALTER TABLE {StaffRequest.__tablename__} ADD COLUMN {name} {sql_type} NULL"))
+            except (OperationalError, ProgrammingError):
+                # another process added it first
+                if name not in {c["name"] for c in inspect(self._engine).get_columns(StaffRequest.__tablename__)}:
+                    raise
 
     def add(self, kind: str, sender_id: str, text: str, urgent: bool = False) -> StaffRequest:
         if kind not in KINDS:
@@ -56,6 +81,26 @@ class StaffRequestStore:
             if kind:
                 query = query.where(StaffRequest.kind == kind)
             return list(session.execute(query).scalars())
+
+    def get(self, request_id: int) -> Optional[StaffRequest]:
+        with self._sessions() as session:
+            return session.get(StaffRequest, request_id)
+
+    def resolve(self, request_id: int, by: str) -> StaffRequest:
+        """Close an open request, noting who and when; a request already
+        resolved is returned unchanged. Raises LookupError for an unknown id."""
+        if not by.strip():
+            raise ValueError("say who resolved the request")
+        with self._sessions() as session, session.begin():
+            session.execute(
+                update(StaffRequest)
+                .where(StaffRequest.id == request_id, StaffRequest.status == "open")
+                .values(status="resolved", resolved_at=_utc_now(), resolved_by=by.strip()[:255])
+            )
+            request = session.get(StaffRequest, request_id)
+            if request is None:
+                raise LookupError(f"no staff request #{request_id}")
+            return request
 
 
 _store: Optional[StaffRequestStore] = None
