@@ -3,9 +3,12 @@
     GET  /webhooks/gmail/        health and counters
     POST /webhooks/gmail/push    Pub/Sub push notification (users.watch): wakes the poller
 
-The poller starts with the server (``before_server_start``) and stops with
-it. Each new message is answered by ``handle`` (see poller.py for the order
-of steps and the delivery guarantee).
+The poller starts once the server and Rasa's agent are up
+(``after_server_start``) and stops with the server. Each new message is
+answered by ``handle`` (see poller.py for the order of steps and the delivery
+guarantee). Failed replies (``gmail.send``) and mail whose turn keeps failing
+(``gmail.inbound``) go to the process's dead-letter queue, whose worker
+(connectors/channel_dlq.py) resends / re-runs them with backoff.
 """
 from __future__ import annotations
 
@@ -20,10 +23,11 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from connectors import action_retry, channel_dlq, channel_metrics
 from connectors.gmail import compose, normalise
-from connectors.gmail.api import GmailClient, GmailError, ResponseTooLarge
+from connectors.gmail.api import GmailClient, GmailError, ResponseTooLarge, b64url_decode
 from connectors.gmail.config import GmailConfig
-from connectors.gmail.deadletter import DeadLetterSink, FailedEmail, deliver, load_sink
+from connectors.gmail.deadletter import KIND_INBOUND, KIND_SEND, error_summary, failure_reason, masked, send_payload
 from connectors.gmail.oauth import TokenProvider
 from connectors.gmail.outbound import GmailOutput, resolve_choice
 from connectors.gmail.poller import Poller, search_label
@@ -42,6 +46,15 @@ EMPTY = (
 ATTACHMENTS_SKIPPED = "(Adjuntos no leídos / Attachments not read: {names})"
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
+CHANNEL = "gmail"
+
+
+class AgentNotReady(RuntimeError):
+    """Rasa has no model loaded yet: a recovered mail must wait."""
+
+
+class MailBusy(RuntimeError):
+    """Another poller (process) holds the mail right now."""
 
 
 class GmailInput(InputChannel):
@@ -51,17 +64,21 @@ class GmailInput(InputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "GmailInput":
-        return cls(GmailConfig.from_sources(credentials))
+        channel = cls(GmailConfig.from_sources(credentials))
+        if channel.config.enabled:
+            action_retry.install()
+        return channel
 
-    def __init__(self, config: GmailConfig, client: Optional[GmailClient] = None, store=None,
-                 dead_letter: Optional[DeadLetterSink] = None) -> None:
+    def __init__(self, config: GmailConfig, client: Optional[GmailClient] = None, store=None) -> None:
         self.config = config
         tokens = TokenProvider(config.token_url, config.client_id, config.client_secret, config.refresh_token,
                                config.http_timeout_seconds)
         self.client = client or GmailClient(config.api_url, config.user_id, tokens, config.send_retries,
                                             config.retry_base_seconds, config.http_timeout_seconds)
         self.store = store or build_store(config.redis_url, config.redis_prefix, config.dedup_ttl_seconds)
-        self.dead_letter = dead_letter or load_sink(config.dead_letter)
+        self.queue = None  # the process's dead-letter queue, from server start
+        self._on_new_message: Optional[OnNewMessage] = None
+        self._app = None
         self.poller = Poller(self, config.poll_seconds, config.max_messages_per_poll)
         self.address = config.address
         self.handled_label_id: Optional[str] = None
@@ -81,6 +98,7 @@ class GmailInput(InputChannel):
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         hook = Blueprint("gmail_webhook", __name__)
+        self._on_new_message = on_new_message
 
         @hook.route("/", methods=["GET"])
         async def health(request: Request) -> HTTPResponse:
@@ -98,18 +116,32 @@ class GmailInput(InputChannel):
             self.poller.wake.set()  # the notification only says "something changed": poll
             return response.json({"status": "ok"})
 
-        @hook.listener("before_server_start")
+        @hook.listener("after_server_start")
         async def start(app, loop) -> None:
-            if self.config.enabled:
+            self._app = app
+            if self.config.enabled:  # after Rasa's agent is loaded: a mail is never handed to no model
                 self.poller.start(on_new_message)
 
         @hook.listener("before_server_stop")
         async def stop(app, loop) -> None:
             await self.poller.stop()
+
+        @hook.listener("after_server_stop")
+        async def close(app, loop) -> None:
             await self.client.close()
             await self.store.close()
 
+        if self.config.enabled:
+            channel_dlq.attach(
+                hook,
+                handlers=lambda: {KIND_SEND: self._resend, KIND_INBOUND: self._recover},
+                on_open=self._use_queue,
+                on_permanent=self._permanent,
+            )
         return hook
+
+    def _use_queue(self, queue) -> None:
+        self.queue = queue
 
     # -- one message --------------------------------------------------------------
 
@@ -121,11 +153,16 @@ class GmailInput(InputChannel):
         query = f"{self.config.query} -label:{search_label(self.config.handled_label)}".strip()
         return await self.client.list_message_ids(query, limit)
 
-    async def handle(self, message_id: str, on_new_message: OnNewMessage) -> None:
+    async def handle(self, message_id: str, on_new_message: OnNewMessage, busy_raises: bool = False) -> None:
+        """Answer one mail (see poller.py). ``busy_raises``: when another poller holds the
+        mail, raise ``MailBusy`` instead of leaving it to that poller (the dead-letter worker)."""
         if await self.store.replied(message_id):
+            channel_metrics.message(CHANNEL, "duplicate")
             await self.mark_handled(message_id)  # the label was lost last time
             return
         if not await self.store.claim(message_id):
+            if busy_raises:
+                raise MailBusy(f"Gmail message {message_id} is being handled elsewhere")
             return
         try:
             email = await self.read(message_id)
@@ -141,8 +178,6 @@ class GmailInput(InputChannel):
         if int(minimal.get("sizeEstimate") or 0) <= limit:
             try:
                 resource = await self.client.get_message(message_id, "raw", limit * 4 // 3 + 64 * 1024)
-                from connectors.gmail.api import b64url_decode
-
                 return normalise.parse_raw(b64url_decode(str(resource.get("raw") or "")), message_id, thread_id)
             except ResponseTooLarge:
                 pass
@@ -156,6 +191,7 @@ class GmailInput(InputChannel):
         if not email.sender or email.sender == self.address or email.auto_submitted:
             logger.info("Gmail message %s not answered (no sender, our own or automatic)", email.gmail_id)
             self.stats["skipped"] += 1
+            channel_metrics.message(CHANNEL, "ignored")
             return
         output = GmailOutput()
         if len(email.body) > self.config.max_body_chars:
@@ -174,8 +210,9 @@ class GmailInput(InputChannel):
                     "attachments": [{"filename": a.filename, "mime_type": a.mime_type, "size": a.size} for a in email.attachments],
                 },
             }
-            await on_new_message(UserMessage(choice or text, output, email.sender, input_channel=self.name(),
-                                             message_id=email.gmail_id, metadata=metadata))
+            with channel_metrics.turn(CHANNEL):
+                await on_new_message(UserMessage(choice or text, output, email.sender, input_channel=self.name(),
+                                                 message_id=email.gmail_id, metadata=metadata))
             self.offered[email.sender] = output.buttons
         await self.reply(email, output)
 
@@ -204,27 +241,76 @@ class GmailInput(InputChannel):
         try:
             await self.client.send(raw, email.thread_id or None)
         except GmailError as exc:
-            self.stats["dead_lettered"] += 1
-            await deliver(self.dead_letter, FailedEmail(
-                channel="gmail", recipient=email.sender, thread_id=email.thread_id, in_reply_to=email.message_id,
-                gmail_id=email.gmail_id, raw=raw, status=exc.status, error=exc.detail))
+            channel_metrics.send(CHANNEL, "failed")
+            await self._dead_letter_reply(raw, email, exc)
             return
+        channel_metrics.send(CHANNEL, "sent")
         self.stats["replied"] += 1
         await self.store.mark_replied(email.gmail_id)
+
+    async def _dead_letter_reply(self, raw: bytes, email: normalise.InboundEmail, error: GmailError) -> None:
+        """Into the queue, so the mail may be labelled. Raises if the queue cannot take it:
+        the mail then stays unlabelled and is processed again at the next poll."""
+        self.stats["dead_lettered"] += 1
+        if self.queue is None:
+            logger.error("Gmail reply to %s dropped after retries (no dead-letter queue): %s",
+                         masked(email.sender), error_summary(error))
+            return
+        entry = await self.queue.enqueue(
+            KIND_SEND, send_payload(raw, email.thread_id, email.gmail_id), error=error_summary(error),
+            conversation_id=email.sender, reason=failure_reason(error),
+        )
+        logger.warning("Gmail reply to %s failed (%s); dead-letter entry %s", masked(email.sender),
+                       error_summary(error), entry.id)
 
     async def mark_handled(self, message_id: str) -> None:
         if self.handled_label_id is None:
             self.handled_label_id = await self.client.label_id(self.config.handled_label)
         await self.client.modify(message_id, [self.handled_label_id], ["UNREAD"])
 
-    async def give_up(self, message_id: str) -> None:
-        """A message that failed every time: labelled so it cannot block the mailbox."""
-        logger.error("Gmail message %s could not be processed; labelled %s without a reply",
-                     message_id, self.config.handled_label)
+    async def give_up(self, message_id: str, error: str) -> None:
+        """A message that failed every time: handed to the dead-letter queue (``gmail.inbound``),
+        then labelled so it cannot block the mailbox. Without a queue it is only labelled and logged."""
+        if self.queue is None:
+            logger.error("Gmail message %s could not be processed; labelled %s without a reply",
+                         message_id, self.config.handled_label)
+        else:
+            entry = await self.queue.enqueue(KIND_INBOUND, {"gmail_id": message_id}, error=error[:300],
+                                             reason="turn_failed")
+            logger.warning("Gmail message %s keeps failing; dead-letter entry %s retries it", message_id, entry.id)
         try:
             await self.mark_handled(message_id)
-        except GmailError as exc:
+        except GmailError as exc:  # it stays unlabelled: seen again next poll, answered once (replied record)
             logger.warning("could not label %s: %s", message_id, exc)
+
+    # -- dead-letter handlers (run by the process's worker) ---------------------------
+
+    async def _resend(self, entry) -> None:
+        from dlq import PermanentFailure
+
+        payload = entry.payload
+        try:
+            await self.client.send(b64url_decode(str(payload["raw"])), str(payload.get("thread_id") or "") or None)
+        except GmailError as exc:
+            if exc.retryable:
+                raise
+            raise PermanentFailure(error_summary(exc)) from None
+        channel_metrics.send(CHANNEL, "resent")
+        self.stats["replied"] += 1
+        await self.store.mark_replied(str(payload["gmail_id"]))
+
+    async def _recover(self, entry) -> None:
+        agent = getattr(getattr(self._app, "ctx", None), "agent", None)
+        if agent is not None and not agent.is_ready():
+            raise AgentNotReady("no model loaded yet")
+        on_new_message = self._on_new_message
+        assert on_new_message is not None, "the blueprint was not built"
+        await self.handle(str(entry.payload["gmail_id"]), on_new_message, busy_raises=True)
+
+    async def _permanent(self, entry) -> None:
+        what = "reply" if entry.kind == KIND_SEND else "mail"
+        logger.error("Gmail %s %s could not be handled; dead-letter entry %s is permanent",
+                     what, entry.payload.get("gmail_id"), entry.id)
 
 
 def _hotel(path: str) -> Dict[str, str]:

@@ -42,7 +42,6 @@ class GmailConfig:
     retry_base_seconds: float = 0.5
     http_timeout_seconds: float = 20.0
     hotel_config: str = ""  # hotel file for the action server (metadata), default HOTEL_CONFIG / hotel.yml
-    dead_letter: str = ""  # "module:callable" receiving failed sends; default logs them
 
     @property
     def enabled(self) -> bool:
@@ -86,5 +85,4 @@ class GmailConfig:
             retry_base_seconds=number("retry_base_seconds", float),
             http_timeout_seconds=number("http_timeout_seconds", float),
             hotel_config=get("hotel_config") or environ.get("HOTEL_CONFIG", "").strip() or "hotel.yml",
-            dead_letter=get("dead_letter"),
         )

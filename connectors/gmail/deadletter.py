@@ -1,38 +1,26 @@
-"""Where replies go that could not be sent after every retry.
+"""The Gmail channel's entries in the project's dead-letter queue (dlq/).
 
-Set ``GMAIL_DEAD_LETTER`` to ``"package.module:callable"``; it receives one
-``FailedEmail`` (it may be a coroutine function). Until then failures are
-logged, without the body (personal data) and never with the access token.
+- ``gmail.send``: a reply Gmail refused or could not take after the client's
+  retries. Payload ``{raw, thread_id, gmail_id}``: the RFC 2822 reply
+  (base64url, exactly what ``messages.send`` takes), its thread and the
+  guest's message it answers (marked replied once the resend works). No token.
+- ``gmail.inbound``: a guest's mail whose turn failed ``MAX_FAILURES_PER_MESSAGE``
+  times in a row (e.g. the tracker store is down); it is labelled handled and
+  the worker runs its turn again with the queue's backoff. Payload ``{gmail_id}``.
+
+Logs name the guest as ``l…@example.com`` only.
 """
 from __future__ import annotations
 
 import logging
-import time
-from dataclasses import asdict, dataclass, field
-from typing import Any, Awaitable, Callable, Dict, Union
+from typing import Any, Dict
 
-from connectors import dead_letter_hook
+from connectors.gmail.api import GmailError, b64url_encode
 
 logger = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class FailedEmail:
-    channel: str
-    recipient: str
-    thread_id: str
-    in_reply_to: str  # the guest's Message-ID
-    gmail_id: str  # the guest's message in the mailbox
-    raw: bytes = field(repr=False)  # the RFC 2822 reply that failed (resend with messages.send)
-    status: int = 0  # HTTP status, 0 for connection errors
-    error: str = ""
-    failed_at: float = field(default_factory=time.time)
-
-    def as_dict(self) -> Dict[str, Any]:
-        return asdict(self)
-
-
-DeadLetterSink = Callable[[FailedEmail], Union[None, Awaitable[None]]]
+KIND_SEND = "gmail.send"
+KIND_INBOUND = "gmail.inbound"
 
 
 def masked(address: str) -> str:
@@ -41,16 +29,15 @@ def masked(address: str) -> str:
     return f"{local[:1]}…@{domain}" if domain else "…"
 
 
-def log_failed_send(failed: FailedEmail) -> None:
-    logger.error(
-        "Gmail reply to %s (thread %s) dropped after retries: %s %s",
-        masked(failed.recipient), failed.thread_id, failed.status, failed.error,
-    )
+def send_payload(raw: bytes, thread_id: str, gmail_id: str) -> Dict[str, Any]:
+    return {"raw": b64url_encode(raw), "thread_id": thread_id, "gmail_id": gmail_id}
 
 
-def load_sink(path: str) -> DeadLetterSink:
-    return dead_letter_hook.load_sink(path, default=log_failed_send)
+def failure_reason(error: GmailError) -> str:
+    if error.status == 0:
+        return "gmail_unreachable"
+    return "gmail_unavailable" if error.retryable else "gmail_rejected"
 
 
-async def deliver(sink: DeadLetterSink, failed: FailedEmail) -> None:
-    await dead_letter_hook.deliver(sink, failed, fallback=log_failed_send)
+def error_summary(error: GmailError) -> str:
+    return f"Gmail API {error.status}: {error.detail}"[:300]

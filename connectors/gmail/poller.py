@@ -6,14 +6,19 @@ Order per message (at-least-once):
 2. read it (``format=raw``, or ``format=full`` when bigger than
    ``max_raw_bytes``) and normalise it;
 3. hand its text to Rasa, collect the turn, send ONE reply in the thread
-   (a failed send goes to the dead-letter sink);
+   (a send that fails after the client's retries goes to the dead-letter
+   queue as ``gmail.send``; if even the queue refuses it, step 4 is skipped);
 4. record "replied" in the store, then add the handled label and remove
    UNREAD. A crash before 4 leaves the message unread and unlabelled: it is
    processed again after a restart (never lost); with Redis the "replied"
    record stops a second reply when the crash came between send and label.
 
-One message never stops the loop: any error is logged and the message is
-left for the next poll (or labelled, when it can never be processed).
+The mailbox itself is the journal of what is still to answer, so a crash or
+kill -9 loses nothing (no ``gmail.inbound`` entry is needed for that). One
+message never stops the loop: any error is logged and the message is left for
+the next poll; after ``MAX_FAILURES_PER_MESSAGE`` failures in a row (e.g. the
+tracker store is down) it goes to the dead-letter queue as ``gmail.inbound``
+and is labelled, and the worker runs it again with the queue's backoff.
 """
 from __future__ import annotations
 
@@ -86,7 +91,11 @@ class Poller:
                     logger.log(level, "Gmail message %s failed (%d/%d): %s", message_id, count, MAX_FAILURES_PER_MESSAGE, exc,
                                exc_info=not isinstance(exc, GmailError))
                     if count >= MAX_FAILURES_PER_MESSAGE:
-                        await self.channel.give_up(message_id)
-                        self.failures.pop(message_id, None)
+                        try:
+                            await self.channel.give_up(message_id, f"{type(exc).__name__}: {exc}")
+                        except Exception as error:  # the queue refused it: keep it unlabelled, try again
+                            logger.error("Gmail message %s could not be dead-lettered: %s", message_id, error)
+                        else:
+                            self.failures.pop(message_id, None)
             self.polls += 1
             return len(ids)

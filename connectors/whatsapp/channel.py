@@ -5,38 +5,52 @@
     POST /webhooks/whatsapp/webhook    notifications, signed with X-Hub-Signature-256
 
 A POST is read up to ``max_body_bytes`` (413 beyond), its signature checked
-(401 missing, 403 wrong), its JSON parsed (400 when malformed) and answered
-200 at once; each message is then processed in the background, in order per
-guest: deduplicated by message id, turned into text for Rasa (payloads,
-voice-note transcription), and handed to Rasa with the hotel's metadata.
+(401 missing, 403 wrong) and its JSON parsed (400 when malformed). Each new
+message is journaled in the dead-letter queue (a ``whatsapp.inbound`` entry,
+due after the queue's backoff) and leased to this process (turn_lease.py)
+before the 200 goes out (503 when the queue cannot take it, so Meta
+redelivers). In the background, in order per guest, its turn runs: turned
+into text for Rasa (payloads, voice-note transcription) and handed to Rasa
+with the hotel's metadata; then it is marked done, its lease released and its
+journal entry removed.
+
+If the process dies before that (its leases lapse), or Rasa raises (tracker
+store down), the entry stays and, once due, the dead-letter worker of this or
+another Rasa process runs the turn (``_recover``) with the queue's backoff. A
+message already done is never run again; one still owned by a live process
+is left to it (the worker keeps a fresh entry for it instead).
 """
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
-import time
-from dataclasses import asdict
-from typing import Any, Awaitable, Callable, Dict, Optional, Text, Tuple
+from dataclasses import asdict, dataclass
+from typing import Any, Awaitable, Callable, Dict, Optional, Text
 
 from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from connectors import action_retry, channel_dlq, channel_metrics
 from connectors.whatsapp import inbound, signature
 from connectors.whatsapp.config import WhatsAppConfig
-from connectors.whatsapp.deadletter import DeadLetterSink, load_sink
+from connectors.whatsapp.deadletter import JOURNAL_NOTE, JOURNAL_REASON, KIND_INBOUND, KIND_SEND, masked
 from connectors.whatsapp.dispatch import OrderedDispatcher
 from connectors.whatsapp.graph import GraphClient, GraphError
 from connectors.whatsapp.inbound import InboundMessage, MalformedPayload
 from connectors.whatsapp.outbound import PAYLOAD_KEY_PREFIX, WhatsAppOutput, sender_id
+from connectors.whatsapp.sender import MessageSender
 from connectors.whatsapp.speech import AudioError, Transcriber
 from connectors.whatsapp.store import StateStore, build_store
+from connectors.whatsapp.turn_lease import LeaseBusy, TurnLease
 
 logger = logging.getLogger(__name__)
 
 MAX_CHALLENGE_LENGTH = 256
 RECEIPT_MIME_PREFIXES = ("image/", "application/pdf")
+CHANNEL = "whatsapp"
 
 # Said by the channel itself: these cases never reach the bot.
 VOICE_NOT_UNDERSTOOD = (
@@ -55,22 +69,35 @@ UNSUPPORTED = (
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 
 
+class AgentNotReady(RuntimeError):
+    """Rasa has no model loaded yet: a recovered message must wait."""
+
+
+@dataclass
+class Job:
+    """A message's turn to run: ``lease`` held since the webhook accepted it (None when
+    the worker recovers it), ``entry_id`` its journal entry (removed once done),
+    ``finished`` resolved for the worker."""
+
+    message: InboundMessage
+    lease: Optional[TurnLease]
+    entry_id: Optional[str]
+    finished: Optional["asyncio.Future[None]"] = None
+
+
 class WhatsAppInput(InputChannel):
     @classmethod
     def name(cls) -> Text:
-        return "whatsapp"
+        return CHANNEL
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "WhatsAppInput":
-        return cls(WhatsAppConfig.from_sources(credentials))
+        channel = cls(WhatsAppConfig.from_sources(credentials))
+        if channel.config.enabled:
+            action_retry.install()
+        return channel
 
-    def __init__(
-        self,
-        config: WhatsAppConfig,
-        graph: Optional[GraphClient] = None,
-        store: Optional[StateStore] = None,
-        dead_letter: Optional[DeadLetterSink] = None,
-    ) -> None:
+    def __init__(self, config: WhatsAppConfig, graph: Optional[GraphClient] = None, store: Optional[StateStore] = None) -> None:
         self.config = config
         self.graph = graph or GraphClient(
             config.graph_api_url,
@@ -81,13 +108,14 @@ class WhatsAppInput(InputChannel):
             timeout_seconds=config.http_timeout_seconds,
         )
         self.store = store or build_store(config.redis_url, config.redis_prefix, config.dedup_ttl_seconds)
-        self.dead_letter = dead_letter or load_sink(config.dead_letter)
+        self.sender = MessageSender(config, self.graph, self.store)
+        self.queue = None  # the process's dead-letter queue, from server start
         self.transcriber = (
             Transcriber(config.vosk_model_path, config.max_voice_seconds) if config.vosk_model_path else None
         )
-        self.dispatcher: OrderedDispatcher[Tuple[InboundMessage, OnNewMessage]] = OrderedDispatcher(
-            self._process, config.max_concurrency
-        )
+        self.dispatcher: OrderedDispatcher[Job] = OrderedDispatcher(self._run_job, config.max_concurrency)
+        self._on_new_message: Optional[OnNewMessage] = None
+        self._app = None
         if not config.enabled:
             logger.warning(
                 "WhatsApp channel is not configured (WHATSAPP_VERIFY_TOKEN, WHATSAPP_APP_SECRET, "
@@ -98,12 +126,13 @@ class WhatsAppInput(InputChannel):
 
     def get_output_channel(self) -> WhatsAppOutput:
         """For messages Rasa sends on its own (the recipient id names number and guest)."""
-        return WhatsAppOutput(self.config, self.graph, self.store, self.dead_letter)
+        return WhatsAppOutput(self.config, self.graph, self.store, self.queue)
 
     # -- routes ---------------------------------------------------------------
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         webhook = Blueprint("whatsapp_webhook", __name__)
+        self._on_new_message = on_new_message
 
         @webhook.route("/", methods=["GET"])
         async def health(request: Request) -> HTTPResponse:
@@ -115,20 +144,34 @@ class WhatsAppInput(InputChannel):
 
         @webhook.route("/webhook", methods=["POST"], stream=True)
         async def receive(request: Request) -> HTTPResponse:
-            return await self._receive(request, on_new_message)
+            return await self._receive(request)
 
         @webhook.listener("after_server_start")
         async def preload(app, loop) -> None:
+            self._app = app
             if self.transcriber is not None:  # load the model now rather than at the first voice note
                 loop.run_in_executor(None, self.transcriber.preload).add_done_callback(_log_preload_failure)
 
         @webhook.listener("before_server_stop")
         async def shutdown(app, loop) -> None:
             await self.dispatcher.drain()
+
+        @webhook.listener("after_server_stop")
+        async def close(app, loop) -> None:
             await self.graph.close()
             await self.store.close()
 
+        if self.config.enabled:
+            channel_dlq.attach(
+                webhook,
+                handlers=lambda: {KIND_SEND: self._resend, KIND_INBOUND: self._recover},
+                on_open=self._use_queue,
+                on_permanent=self._permanent,
+            )
         return webhook
+
+    def _use_queue(self, queue) -> None:
+        self.queue = queue
 
     def _verify(self, request: Request) -> HTTPResponse:
         if not self.config.enabled:
@@ -142,7 +185,7 @@ class WhatsAppInput(InputChannel):
             return response.text("verify token mismatch", status=403)
         return response.text(challenge, content_type="text/plain")
 
-    async def _receive(self, request: Request, on_new_message: OnNewMessage) -> HTTPResponse:
+    async def _receive(self, request: Request) -> HTTPResponse:
         if not self.config.enabled:
             return response.json({"error": "WhatsApp channel not configured"}, status=503)
         limit = self.config.max_body_bytes
@@ -168,31 +211,144 @@ class WhatsAppInput(InputChannel):
         for error in batch.errors:
             logger.warning("WhatsApp reported an error: %s %s", error.get("code"), error.get("title"))
         for message in batch.messages:
-            self.dispatcher.submit(message.sender_key, (message, on_new_message))
+            try:
+                job = await self._accept(message)
+            except Exception as exc:  # not recorded: let Meta deliver it again rather than risk losing it
+                logger.error("could not journal WhatsApp message %s (%s); answering 503 so Meta redelivers",
+                             message.message_id, type(exc).__name__)
+                return response.json({"error": "temporarily unavailable"}, status=503)
+            if job is not None:
+                self.dispatcher.submit(message.sender_key, job)
         return response.json({"status": "received", "messages": len(batch.messages), "statuses": batch.statuses})
+
+    # -- journal ----------------------------------------------------------------
+
+    async def _accept(self, message: InboundMessage) -> Optional["Job"]:
+        """Journal a new message and take its lease; None for a duplicate. Journaled
+        first, then claimed: a crash in between leaves an extra entry, which finds the
+        message done (or owned) when it comes due and goes away."""
+        if await self.store.is_done(message.message_id):
+            channel_metrics.message(CHANNEL, "duplicate")
+            return None
+        entry_id = await self._journal(message)
+        if not await self.store.claim(message.message_id):
+            logger.info("duplicate WhatsApp delivery of %s ignored", message.message_id)
+            channel_metrics.message(CHANNEL, "duplicate")
+            await self._remove_entry(entry_id)
+            return None
+        lease = TurnLease(self.store, message.message_id, self.config.turn_lease_seconds)
+        if not await lease.acquire():  # a worker is recovering an older delivery of it
+            return None
+        return Job(message, lease, entry_id)
+
+    async def _journal(self, message: InboundMessage) -> Optional[str]:
+        if self.queue is None:
+            return None
+        entry = await self.queue.enqueue(
+            KIND_INBOUND, inbound.to_payload(message), error=JOURNAL_NOTE,
+            conversation_id=sender_id(message.wa_id, message.phone_number_id), reason=JOURNAL_REASON,
+        )
+        return entry.id
+
+    async def _remove_entry(self, entry_id: Optional[str]) -> None:
+        if entry_id is None or self.queue is None:
+            return
+        try:
+            await self.queue.succeed(entry_id)
+        except Exception as exc:  # the worker will find the message done and remove it
+            logger.warning("could not remove journal entry %s: %s", entry_id, type(exc).__name__)
+
+    # -- dead-letter handlers (run by the process's worker) ---------------------------
+
+    async def _recover(self, entry) -> None:
+        """A journaled message whose turn did not finish (crash, Rasa error). It joins
+        its guest's queue (order, concurrency) before this coroutine first awaits, so
+        the worker's entries, claimed oldest first, keep their order per guest."""
+        agent = getattr(getattr(self._app, "ctx", None), "agent", None)
+        if agent is not None and not agent.is_ready():
+            raise AgentNotReady("no model loaded yet")
+        message = inbound.from_payload(entry.payload)
+        job = Job(message, None, None, asyncio.get_running_loop().create_future())
+        self.dispatcher.submit(message.sender_key, job)
+        try:
+            await job.finished
+        except LeaseBusy:
+            # owned by a live process (waiting or in its turn): keep a fresh journal entry
+            # for it, due after the backoff, instead of spending this entry's retries
+            await self._journal(message)
+            return
+        logger.info("recovered WhatsApp message %s (retry %d)", message.message_id, entry.attempts + 1)
+
+    async def _resend(self, entry) -> None:
+        from dlq import PermanentFailure
+
+        payload = entry.payload
+        try:
+            await self.sender.send(str(payload["phone_number_id"]), str(payload["recipient"]), dict(payload["message"]),
+                                   payload.get("fallback_text"))
+        except GraphError as exc:
+            if exc.retryable:
+                raise
+            raise PermanentFailure(f"Graph API {exc.status} (code {exc.code}): {exc.detail}"[:300]) from None
+        channel_metrics.send(CHANNEL, "resent")
+
+    async def _permanent(self, entry) -> None:
+        if entry.kind == KIND_INBOUND:
+            logger.error("WhatsApp message of %s could not be processed; dead-letter entry %s is permanent",
+                         masked(str(entry.payload.get("wa_id", ""))), entry.id)
+        else:
+            logger.error("WhatsApp message to %s could not be sent; dead-letter entry %s is permanent",
+                         masked(str(entry.payload.get("recipient", ""))), entry.id)
 
     # -- background turn ------------------------------------------------------
 
-    async def _process(self, item: Tuple[InboundMessage, OnNewMessage]) -> None:
-        message, on_new_message = item
+    async def _run_job(self, job: "Job") -> None:
+        """Never raises: a failure is left to the journal (new messages) or handed to the worker (recovery)."""
+        lease = job.lease or TurnLease(self.store, job.message.message_id, self.config.turn_lease_seconds)
+        try:
+            if job.lease is None and not await lease.acquire():
+                raise LeaseBusy(job.message.message_id)
+            await self._process(job.message)
+        except Exception as exc:
+            if job.finished is not None:
+                job.finished.set_exception(exc)
+            elif not isinstance(exc, LeaseBusy):
+                logger.exception("WhatsApp message %s failed; its journal entry retries it", job.message.message_id)
+            return
+        finally:
+            await lease.release()
+        if job.finished is not None:
+            job.finished.set_result(None)
+        await self._remove_entry(job.entry_id)
+
+    async def _process(self, message: InboundMessage) -> None:
+        """Run the message's turn unless it is done; then mark it done. Raises when Rasa does."""
         route = self.config.hotel_for(message.phone_number_id)
         if route is None:
             logger.warning("WhatsApp message for unconfigured number %s ignored", message.phone_number_id)
+            channel_metrics.message(CHANNEL, "ignored")
             return
-        if not await self.store.claim(message.message_id):
-            logger.info("duplicate WhatsApp delivery of %s ignored", message.message_id)
+        if await self.store.is_done(message.message_id):
+            channel_metrics.message(CHANNEL, "duplicate")
             return
+        await self._turn(message, route)
+        await self.store.mark_done(message.message_id)
+
+    async def _turn(self, message: InboundMessage, route) -> None:
+        on_new_message = self._on_new_message
+        assert on_new_message is not None, "the blueprint was not built"
         await self.store.open_window(f"{message.phone_number_id}:{message.wa_id}")
         conversation = sender_id(message.wa_id, message.phone_number_id)
-        output = WhatsAppOutput(self.config, self.graph, self.store, self.dead_letter)
+        output = WhatsAppOutput(self.config, self.graph, self.store, self.queue)
         if self.config.mark_read:
             await self._mark_read(message)
         details: Dict[str, Any] = {}
         text = await self._text_for_rasa(message, output, conversation, details)
         if not text:
+            channel_metrics.message(CHANNEL, "ignored")
             return
         metadata = {
-            "channel": "whatsapp",
+            "channel": CHANNEL,
             "hotel": route.as_metadata(),
             "whatsapp": {
                 "phone_number_id": message.phone_number_id,
@@ -205,18 +361,11 @@ class WhatsAppInput(InputChannel):
                 **details,
             },
         }
-        started = time.perf_counter()
-        await on_new_message(
-            UserMessage(
-                text,
-                output,
-                conversation,
-                input_channel=self.name(),
-                message_id=message.message_id,
-                metadata=metadata,
-            )
+        user_message = UserMessage(
+            text, output, conversation, input_channel=self.name(), message_id=message.message_id, metadata=metadata
         )
-        logger.debug("WhatsApp turn %s took %.3fs", message.message_id, time.perf_counter() - started)
+        with channel_metrics.turn(CHANNEL):
+            await on_new_message(user_message)
 
     async def _text_for_rasa(
         self, message: InboundMessage, output: WhatsAppOutput, conversation: str, details: Dict[str, Any]

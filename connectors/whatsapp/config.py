@@ -62,7 +62,7 @@ class WhatsAppConfig:
     http_timeout_seconds: float = 20.0
     max_concurrency: int = 8  # conversations processed at once
     mark_read: bool = False  # mark guests' messages as read (blue ticks)
-    dead_letter: str = ""  # "module:callable" receiving failed sends; default logs them
+    turn_lease_seconds: float = 15.0  # a dead process's unfinished turn is taken over after at most this
 
     @property
     def enabled(self) -> bool:
@@ -121,7 +121,7 @@ class WhatsAppConfig:
             http_timeout_seconds=number("http_timeout_seconds", cls.http_timeout_seconds, float),
             max_concurrency=max(1, number("max_concurrency", cls.max_concurrency)),
             mark_read=get("mark_read").lower() in ("1", "true", "yes", "on"),
-            dead_letter=get("dead_letter"),
+            turn_lease_seconds=max(1.0, number("turn_lease_seconds", cls.turn_lease_seconds, float)),
         )
 
 

@@ -1,38 +1,28 @@
-"""Where messages go that could not be sent after every retry.
+"""The WhatsApp channel's entries in the project's dead-letter queue (dlq/).
 
-The project's dead-letter queue plugs in here: set ``WHATSAPP_DEAD_LETTER``
-to ``"package.module:callable"``; the callable receives one ``FailedSend``
-(it may be a coroutine function). Until then failures are logged (without
-the message body, which may hold personal data, and never with the token).
+- ``whatsapp.send``: a message Graph refused or could not take after the
+  client's retries. Payload ``{phone_number_id, recipient, message,
+  fallback_text}``: the Graph message body as the bot built it (no access
+  token) and the text a template would carry, so a resend outside the
+  24-hour window goes out as the template (``sender.MessageSender``).
+- ``whatsapp.inbound``: the journal of a guest's message, written before the
+  webhook is acknowledged and removed once its turn finished (channel.py).
+
+Logs name the guest by the last digits of the number only.
 """
 from __future__ import annotations
 
 import logging
-import time
-from dataclasses import asdict, dataclass, field
-from typing import Any, Awaitable, Callable, Dict, Optional, Union
+from typing import Any, Dict, Optional
 
-from connectors import dead_letter_hook
+from connectors.whatsapp.graph import GraphError
 
 logger = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class FailedSend:
-    channel: str
-    phone_number_id: str
-    recipient: str
-    message: Dict[str, Any]  # the Graph API message body that failed
-    status: int  # HTTP status, 0 for connection errors
-    error_code: Optional[int]
-    error: str
-    failed_at: float = field(default_factory=time.time)
-
-    def as_dict(self) -> Dict[str, Any]:
-        return asdict(self)
-
-
-DeadLetterSink = Callable[[FailedSend], Union[None, Awaitable[None]]]
+KIND_SEND = "whatsapp.send"
+KIND_INBOUND = "whatsapp.inbound"
+JOURNAL_REASON = "journal"
+JOURNAL_NOTE = "received; turn not finished yet"
 
 
 def masked(phone: str) -> str:
@@ -40,20 +30,31 @@ def masked(phone: str) -> str:
     return "…" + phone[-4:] if len(phone) > 4 else "…"
 
 
-def log_failed_send(failed: FailedSend) -> None:
-    logger.error(
-        "WhatsApp message to %s via %s dropped after retries: %s %s (%s)",
-        masked(failed.recipient),
-        failed.phone_number_id,
-        failed.status,
-        failed.error,
-        failed.message.get("type"),
-    )
+def send_payload(phone_number_id: str, recipient: str, message: Dict[str, Any], fallback_text: Optional[str]) -> Dict[str, Any]:
+    return {"phone_number_id": phone_number_id, "recipient": recipient, "message": message, "fallback_text": fallback_text}
 
 
-def load_sink(path: str) -> DeadLetterSink:
-    return dead_letter_hook.load_sink(path, default=log_failed_send)
+def failure_reason(error: GraphError) -> str:
+    if error.status == 0:
+        return "graph_unreachable"
+    return "graph_unavailable" if error.retryable else "graph_rejected"
 
 
-async def deliver(sink: DeadLetterSink, failed: FailedSend) -> None:
-    await dead_letter_hook.deliver(sink, failed, fallback=log_failed_send)
+async def enqueue_failed_send(
+    queue, phone_number_id: str, recipient: str, message: Dict[str, Any], fallback_text: Optional[str], error: GraphError
+) -> None:
+    """Into the queue; if there is none or it fails too, an error log line (the message is then lost)."""
+    summary = f"Graph API {error.status} (code {error.code}): {error.detail}"[:300]
+    if queue is not None:
+        try:
+            entry = await queue.enqueue(
+                KIND_SEND, send_payload(phone_number_id, recipient, message, fallback_text), error=summary,
+                conversation_id=f"{recipient}@{phone_number_id}", reason=failure_reason(error),
+            )
+            logger.warning("WhatsApp %s message to %s failed (%s); dead-letter entry %s",
+                           message.get("type"), masked(recipient), summary, entry.id)
+            return
+        except Exception as exc:
+            logger.error("dead-letter queue refused a failed WhatsApp send: %s", type(exc).__name__)
+    logger.error("WhatsApp %s message to %s via %s dropped after retries: %s",
+                 message.get("type"), masked(recipient), phone_number_id, summary)

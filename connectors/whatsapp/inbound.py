@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, List, Optional
 
 MEDIA_TYPES = ("image", "audio", "document", "video", "sticker")
@@ -198,3 +198,22 @@ def booking_ref_in(text: str) -> Optional[str]:
 def intent_payload(intent: str, entities: Optional[Dict[str, Any]] = None) -> str:
     """Rasa's ``/intent{"entity": "value"}`` form, understood without NLU."""
     return f"/{intent}" + (json.dumps(entities, ensure_ascii=False, separators=(",", ":")) if entities else "")
+
+
+def to_payload(message: InboundMessage) -> Dict[str, Any]:
+    """A JSON-ready dict of the message (the dead-letter journal's payload)."""
+    return asdict(message)
+
+
+def from_payload(data: Dict[str, Any]) -> InboundMessage:
+    """The message back from ``to_payload``; ``MalformedPayload`` when it does not fit."""
+    try:
+        fields = dict(data)
+        media, location = fields.pop("media", None), fields.pop("location", None)
+        return InboundMessage(
+            **fields,
+            media=Media(**media) if media else None,
+            location=Location(**location) if location else None,
+        )
+    except TypeError as exc:
+        raise MalformedPayload(f"not a journaled WhatsApp message: {exc}") from None

@@ -14,10 +14,11 @@
   -> caption of the QR image that follows; ``{"whatsapp": {...}}`` -> a raw
   Graph API message body, sent as is;
 - outside the 24-hour service window (or when Graph answers 131047) the text
-  goes out as the configured template message.
+  goes out as the configured template message (``sender.MessageSender``).
 
-Failures after the Graph client's retries go to the dead-letter sink; they
-never raise into Rasa, so one failed message does not lose the rest of the turn.
+Failures after the Graph client's retries go to the dead-letter queue as
+``whatsapp.send`` entries (deadletter.py); they never raise into Rasa, so one
+failed message does not lose the rest of the turn.
 """
 from __future__ import annotations
 
@@ -29,9 +30,11 @@ from urllib.parse import urlparse
 
 from rasa.core.channels.channel import OutputChannel
 
+from connectors import channel_metrics
 from connectors.whatsapp.config import WhatsAppConfig
-from connectors.whatsapp.deadletter import DeadLetterSink, FailedSend, deliver, log_failed_send
-from connectors.whatsapp.graph import REENGAGEMENT_REQUIRED, GraphClient, GraphError
+from connectors.whatsapp.deadletter import enqueue_failed_send
+from connectors.whatsapp.graph import GraphClient, GraphError
+from connectors.whatsapp.sender import MessageSender, shorten
 from connectors.whatsapp.store import StateStore
 
 logger = logging.getLogger(__name__)
@@ -41,7 +44,6 @@ INTERACTIVE_BODY_LIMIT = 1024
 BUTTON_LIMIT, BUTTON_TITLE_LIMIT, BUTTON_ID_LIMIT = 3, 20, 256
 LIST_ROW_LIMIT, ROW_TITLE_LIMIT, ROW_DESCRIPTION_LIMIT, ROW_ID_LIMIT = 10, 24, 72, 200
 LIST_BUTTON_LABEL = "Opciones / Options"
-TEMPLATE_PARAM_LIMIT = 1024
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
 PAYLOAD_KEY_PREFIX = "wa:"
 QR_PATH = re.compile(r"/qr/[^/]+\.png$")
@@ -77,11 +79,6 @@ def split_text(text: str, limit: int = TEXT_LIMIT) -> List[str]:
     return chunks
 
 
-def shorten(text: str, limit: int) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
 def is_qr_image(url: str) -> bool:
     return bool(QR_PATH.search(urlparse(url).path))
 
@@ -96,9 +93,11 @@ class WhatsAppOutput(OutputChannel):
         config: WhatsAppConfig,
         graph: GraphClient,
         store: StateStore,
-        dead_letter: DeadLetterSink = log_failed_send,
+        queue=None,
     ) -> None:
-        self.config, self.graph, self.store, self.dead_letter = config, graph, store, dead_letter
+        """``queue``: the process's dead-letter queue (None: failed sends are only logged)."""
+        self.config, self.graph, self.store, self.queue = config, graph, store, queue
+        self.sender = MessageSender(config, graph, store)
         self._qr_caption: Optional[str] = None
         self.sent: List[Dict[str, Any]] = []  # Graph answers of this turn (for tests and logs)
 
@@ -214,55 +213,16 @@ class WhatsAppOutput(OutputChannel):
         filename = urlparse(url).path.rsplit("/", 1)[-1] or "image"
         return await self.graph.upload_media(phone_number_id, data, mime_type, filename[-80:])
 
-    def _template(self, text: str) -> Dict[str, Any]:
-        # template parameters may not hold new lines, tabs or runs of spaces
-        parameter = shorten(text, TEMPLATE_PARAM_LIMIT)
-        return {
-            "type": "template",
-            "template": {
-                "name": self.config.template_name,
-                "language": {"code": self.config.template_language},
-                "components": [{"type": "body", "parameters": [{"type": "text", "text": parameter}]}],
-            },
-        }
-
     async def _send(self, recipient_id: str, message: Dict[str, Any], fallback_text: Optional[str]) -> None:
         try:
             wa_id, phone_number_id = parse_sender_id(recipient_id)
         except ValueError:
             logger.error("cannot send a WhatsApp message to conversation %r", recipient_id)
             return
-        conversation = f"{phone_number_id}:{wa_id}"
-        body = {"recipient_type": "individual", "to": wa_id, **message}
-        use_template = bool(self.config.template_name and fallback_text and message.get("type") != "template")
-        if use_template and not await self._window_open(conversation):
-            body = {"recipient_type": "individual", "to": wa_id, **self._template(fallback_text or "")}
         try:
-            self.sent.append(await self.graph.send_message(phone_number_id, body))
-            return
+            self.sent.append(await self.sender.send(phone_number_id, wa_id, message, fallback_text))
         except GraphError as exc:
-            error = exc
-        if error.code == REENGAGEMENT_REQUIRED and use_template and body.get("type") != "template":
-            body = {"recipient_type": "individual", "to": wa_id, **self._template(fallback_text or "")}
-            try:
-                self.sent.append(await self.graph.send_message(phone_number_id, body))
-                return
-            except GraphError as exc:
-                error = exc
-        failed = FailedSend(
-            channel="whatsapp",
-            phone_number_id=phone_number_id,
-            recipient=wa_id,
-            message=body,
-            status=error.status,
-            error_code=error.code,
-            error=error.detail,
-        )
-        await deliver(self.dead_letter, failed)
-
-    async def _window_open(self, conversation: str) -> bool:
-        try:
-            return await self.store.window_open(conversation)
-        except Exception:  # the store failing must not stop replies: assume the guest just wrote
-            logger.warning("could not read the WhatsApp service window; sending free-form")
-            return True
+            channel_metrics.send("whatsapp", "failed")
+            await enqueue_failed_send(self.queue, phone_number_id, wa_id, message, fallback_text, exc)
+            return
+        channel_metrics.send("whatsapp", "sent")

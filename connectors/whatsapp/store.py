@@ -1,7 +1,12 @@
 """Small shared state of the channel, in Redis or in this process.
 
-- ``claim(message_id)``: True the first time a message id is seen (webhook
-  redeliveries are answered once), for ``dedup_ttl`` seconds.
+- ``claim(message_id)``: True the first time a message id is seen (a webhook
+  redelivery is not journaled twice), for ``dedup_ttl`` seconds;
+- ``mark_done`` / ``is_done``: the message's turn finished (redeliveries and
+  the dead-letter recovery are answered once), for ``dedup_ttl`` seconds;
+- ``acquire`` / ``refresh`` / ``release``: a short lease on a message while
+  one process runs its turn (``owner`` names the holder), so the dead-letter
+  worker never runs a turn that is still in progress elsewhere.
 - ``open_window`` / ``window_open``: the 24-hour customer-service window of
   a (hotel number, guest) pair, opened by each message from the guest.
 - ``put_payload`` / ``get_payload``: button payloads too long for a WhatsApp
@@ -26,6 +31,11 @@ PAYLOAD_TTL_SECONDS = 30 * 24 * 3600
 
 class StateStore(Protocol):
     async def claim(self, message_id: str) -> bool: ...
+    async def mark_done(self, message_id: str) -> None: ...
+    async def is_done(self, message_id: str) -> bool: ...
+    async def acquire(self, message_id: str, owner: str, ttl: float) -> bool: ...
+    async def refresh(self, message_id: str, owner: str, ttl: float) -> bool: ...
+    async def release(self, message_id: str, owner: str) -> None: ...
     async def open_window(self, conversation: str) -> None: ...
     async def window_open(self, conversation: str) -> bool: ...
     async def put_payload(self, key: str, payload: str) -> None: ...
@@ -63,6 +73,26 @@ class MemoryStore:
         self._set(key, "1", self.dedup_ttl)
         return True
 
+    async def mark_done(self, message_id: str) -> None:
+        self._set(f"done:{message_id}", "1", self.dedup_ttl)
+
+    async def is_done(self, message_id: str) -> bool:
+        return self._get(f"done:{message_id}") is not None
+
+    async def acquire(self, message_id: str, owner: str, ttl: float) -> bool:
+        holder = self._get(f"lease:{message_id}")
+        if holder is not None and holder != owner:
+            return False
+        self._set(f"lease:{message_id}", owner, ttl)
+        return True
+
+    async def refresh(self, message_id: str, owner: str, ttl: float) -> bool:
+        return await self.acquire(message_id, owner, ttl)
+
+    async def release(self, message_id: str, owner: str) -> None:
+        if self._get(f"lease:{message_id}") == owner:
+            del self._entries[f"lease:{message_id}"]
+
     async def open_window(self, conversation: str) -> None:
         self._set(f"window:{conversation}", "1", WINDOW_SECONDS)
 
@@ -79,6 +109,17 @@ class MemoryStore:
         pass
 
 
+# KEYS[1] the lease, ARGV[1] its owner, ARGV[2] milliseconds: extend only our own lease
+REFRESH_SCRIPT = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) end
+return 0
+"""
+RELEASE_SCRIPT = """
+if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0
+"""
+
+
 class RedisStore:
     def __init__(self, url: str, prefix: str, dedup_ttl: int, client=None) -> None:
         import redis.asyncio as redis_asyncio
@@ -91,6 +132,21 @@ class RedisStore:
 
     async def claim(self, message_id: str) -> bool:
         return bool(await self.client.set(self.key("seen", message_id), b"1", nx=True, ex=max(1, self.dedup_ttl)))
+
+    async def mark_done(self, message_id: str) -> None:
+        await self.client.set(self.key("done", message_id), b"1", ex=max(1, self.dedup_ttl))
+
+    async def is_done(self, message_id: str) -> bool:
+        return bool(await self.client.exists(self.key("done", message_id)))
+
+    async def acquire(self, message_id: str, owner: str, ttl: float) -> bool:
+        return bool(await self.client.set(self.key("lease", message_id), owner.encode(), nx=True, px=max(1, int(ttl * 1000))))
+
+    async def refresh(self, message_id: str, owner: str, ttl: float) -> bool:
+        return bool(await self.client.eval(REFRESH_SCRIPT, 1, self.key("lease", message_id), owner, max(1, int(ttl * 1000))))
+
+    async def release(self, message_id: str, owner: str) -> None:
+        await self.client.eval(RELEASE_SCRIPT, 1, self.key("lease", message_id), owner)
 
     async def open_window(self, conversation: str) -> None:
         await self.client.set(self.key("window", conversation), b"1", ex=WINDOW_SECONDS)
@@ -131,6 +187,22 @@ class FallbackStore:
 
     async def claim(self, message_id: str) -> bool:
         return await self._call("claim", message_id)
+
+    async def mark_done(self, message_id: str) -> None:
+        await self._call("mark_done", message_id)
+        await self.fallback.mark_done(message_id)
+
+    async def is_done(self, message_id: str) -> bool:
+        return await self._call("is_done", message_id) or await self.fallback.is_done(message_id)
+
+    async def acquire(self, message_id: str, owner: str, ttl: float) -> bool:
+        return await self._call("acquire", message_id, owner, ttl)
+
+    async def refresh(self, message_id: str, owner: str, ttl: float) -> bool:
+        return await self._call("refresh", message_id, owner, ttl)
+
+    async def release(self, message_id: str, owner: str) -> None:
+        await self._call("release", message_id, owner)
 
     async def open_window(self, conversation: str) -> None:
         await self._call("open_window", conversation)

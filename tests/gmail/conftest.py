@@ -9,7 +9,9 @@ from typing import Any, Dict, List, Optional
 import pytest
 
 from connectors.gmail.config import GmailConfig
+from dlq import DLQSettings, build_queue
 from tests.fakes.gmail_server import GmailServer
+from tests.stack_common import redis_prefix, redis_url  # noqa: F401  (fixtures)
 
 CLIENT_ID = "unit-client.apps.googleusercontent.com"
 CLIENT_SECRET = "unit-client-secret-do-not-log"
@@ -63,13 +65,15 @@ def make_config(server: GmailServer, **overrides: Any) -> GmailConfig:
     return GmailConfig.from_sources({}, env)
 
 
-@pytest.fixture(scope="session")
-def redis_url():
-    import redis
+@pytest.fixture
+def dlq_settings(tmp_path, redis_url, redis_prefix) -> DLQSettings:
+    """The dead-letter queue in real Redis under this test's prefix; fast backoff."""
+    return DLQSettings(redis_url=redis_url, database_url=f"sqlite:///{tmp_path / 'dlq.sqlite3'}", max_retries=3,
+                       retry_backoff_base=0.3, worker_interval=0.05, lease_seconds=5, prefix=f"{redis_prefix}:dlq")
 
-    url = "redis://127.0.0.1:6379/0"
-    try:
-        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
-    except Exception:
-        pytest.skip("no Redis on 127.0.0.1:6379")
-    return url
+
+@pytest.fixture
+async def dlq_queue(dlq_settings):
+    queue = build_queue(dlq_settings)
+    yield queue
+    await queue.close()

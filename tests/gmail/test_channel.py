@@ -1,6 +1,7 @@
 """The channel against the fake Gmail API, with a stand-in for Rasa."""
 from __future__ import annotations
 
+import asyncio
 import email
 import logging
 import uuid
@@ -8,7 +9,11 @@ import uuid
 import pytest
 
 from connectors.gmail import GmailInput
+from connectors.gmail.api import b64url_decode
 from connectors.gmail.channel import EMPTY, TOO_LONG
+from connectors.gmail.deadletter import KIND_INBOUND, KIND_SEND, send_payload
+from connectors.gmail.poller import MAX_FAILURES_PER_MESSAGE
+from dlq import PermanentFailure
 from connectors.gmail.store import MemoryStore, build_store
 from tests.gmail.conftest import CLIENT_SECRET, REFRESH_TOKEN, guest_address, mail, make_config
 
@@ -27,8 +32,9 @@ class Bot:
 def channels(gmail):
     made = []
 
-    def make(store=None, dead_letter=None, **overrides) -> GmailInput:
-        channel = GmailInput(make_config(gmail, **overrides), store=store or MemoryStore(3600), dead_letter=dead_letter)
+    def make(store=None, queue=None, **overrides) -> GmailInput:
+        channel = GmailInput(make_config(gmail, **overrides), store=store or MemoryStore(3600))
+        channel.queue = queue  # what the server's before_server_start listener does
         made.append(channel)
         return channel
 
@@ -151,20 +157,79 @@ async def test_automatic_and_own_mail_is_labelled_but_not_answered(gmail, channe
     await close(channel)
 
 
-async def test_a_failed_send_goes_to_the_dead_letter_sink_and_is_not_retried(gmail, channels):
-    failed = []
+async def due(queue, kind: str, timeout: float = 5.0):
+    """The worker's side: wait for an entry of ``kind`` to come due (backoff 0.3 s) and run it."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        entries = await queue.claim_due([kind], 10)
+        if entries:
+            return entries
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no {kind} entry came due")
+
+
+async def test_a_failed_reply_goes_to_the_dead_letter_queue_then_the_mail_is_labelled(gmail, channels, dlq_queue):
     guest = guest_address()
     stored = gmail.deliver(mail("hola", sender=guest).as_bytes())
-    gmail.fail_next("send", 503, times=10)
-    channel = channels(send_retries=2, dead_letter=failed.append)
+    gmail.fail_next("send", 503, times=3)
+    channel = channels(send_retries=2, queue=dlq_queue)
     bot = Bot()
     await channel.poller.poll_once(bot)
-    (dead,) = failed
-    assert dead.recipient == guest and dead.status == 503 and dead.thread_id == stored.thread_id and b"echo: hola" in dead.raw
-    assert "UNREAD" not in gmail.label_names(stored.id)
-    gmail.failures.clear()
-    await channel.poller.poll_once(bot)
+    assert gmail.sent_to(guest) == [] and "UNREAD" not in gmail.label_names(stored.id)
+    (entry,) = await dlq_queue.list_queued()
+    assert entry.kind == KIND_SEND and entry.reason == "gmail_unavailable" and entry.conversation_id == guest
+    assert set(entry.payload) == {"raw", "thread_id", "gmail_id"}
+    assert entry.payload["thread_id"] == stored.thread_id and entry.payload["gmail_id"] == stored.id
+    assert b"echo: hola" in b64url_decode(entry.payload["raw"])
+    for secret in gmail.access_tokens + [CLIENT_SECRET, REFRESH_TOKEN]:
+        assert secret not in str(entry.as_dict())
+    await channel.poller.poll_once(bot)  # labelled: not handed to Rasa again
     assert len(bot.received) == 1
+    # the worker resends it, in the guest's thread, and the mail counts as replied
+    (claimed,) = await due(dlq_queue, KIND_SEND)
+    await channel._resend(claimed)
+    (sent,) = gmail.sent_to(guest)
+    assert sent["threadId"] == stored.thread_id and sent["message"]["In-Reply-To"] == email.message_from_bytes(stored.raw)["Message-ID"]
+    assert await channel.store.replied(stored.id)
+    await close(channel)
+
+
+async def test_a_resend_gmail_refuses_for_good_is_a_permanent_failure(gmail, channels, dlq_queue):
+    channel = channels(queue=dlq_queue)
+    gmail.fail_next("send", 400)
+    await dlq_queue.enqueue(KIND_SEND, send_payload(b"To: x@example.com\r\n\r\nhola", "t1", "g1"), error="503",
+                            reason="gmail_unavailable")
+    (claimed,) = await due(dlq_queue, KIND_SEND)
+    with pytest.raises(PermanentFailure, match="400"):
+        await channel._resend(claimed)
+    await close(channel)
+
+
+async def test_a_mail_whose_turn_keeps_failing_goes_to_the_queue_and_is_answered_later(gmail, channels, dlq_queue):
+    guest = guest_address()
+    stored = gmail.deliver(mail("hola", sender=guest).as_bytes())
+    channel = channels(queue=dlq_queue)
+    calls = []
+
+    async def tracker_store_down(message):
+        calls.append(message.text)
+        raise ConnectionError("tracker store unreachable")
+
+    for _ in range(MAX_FAILURES_PER_MESSAGE):
+        assert "UNREAD" in gmail.label_names(stored.id)
+        await channel.poller.poll_once(tracker_store_down)
+    assert calls == ["hola"] * MAX_FAILURES_PER_MESSAGE and gmail.sent_to(guest) == []
+    assert "UNREAD" not in gmail.label_names(stored.id)  # labelled: it is safe in the queue
+    (entry,) = await dlq_queue.list_queued()
+    assert entry.kind == KIND_INBOUND and entry.payload == {"gmail_id": stored.id} and entry.reason == "turn_failed"
+    # the tracker store is back: the worker runs the turn, the reply goes to the thread
+    channel._on_new_message = Bot()
+    (claimed,) = await due(dlq_queue, KIND_INBOUND)
+    await channel._recover(claimed)
+    (sent,) = gmail.sent_to(guest)
+    assert sent["threadId"] == stored.thread_id and sent["message"].get_content().startswith("echo: hola")
+    await channel._recover(claimed)  # a second run (e.g. two entries) does not answer twice
+    assert len(gmail.sent_to(guest)) == 1
     await close(channel)
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import shutil
 import subprocess
-import time
 import uuid
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Dict, List, Optional
@@ -14,10 +13,13 @@ from typing import Any, Awaitable, Callable, Dict, List, Optional
 import aiohttp
 import pytest
 
+from connectors.channel_dlq import APP_ATTRIBUTE, ChannelDeadLetters
 from connectors.whatsapp.config import WhatsAppConfig
+from dlq import DLQSettings
 from tests.fakes.graph_server import GraphServer
+from tests.stack_common import free_port, redis_prefix, redis_url  # noqa: F401  (fixtures)
 from tests.whatsapp import payloads
-from tests.whatsapp.stack import free_port, korean_model_path
+from tests.whatsapp.stack import korean_model_path
 
 DATA = Path(__file__).parent / "data"
 APP_SECRET = "unit-app-secret"
@@ -26,58 +28,14 @@ VERIFY_TOKEN = "unit-verify-token"
 PHONE_NUMBER_ID = "100000000000001"
 
 
-# -- Redis ---------------------------------------------------------------------
-
-
-def _redis_answers(url: str) -> bool:
-    import redis
-
-    try:
-        return bool(redis.Redis.from_url(url, socket_connect_timeout=1).ping())
-    except Exception:
-        return False
-
-
-@pytest.fixture(scope="session")
-def redis_url(tmp_path_factory):
-    """The machine's Redis (127.0.0.1:6379), or a private redis-server when none answers."""
-    url = "redis://127.0.0.1:6379/0"
-    if _redis_answers(url):
-        yield url
-        return
-    server = shutil.which("redis-server")
-    if not server:
-        pytest.skip("no Redis on 127.0.0.1:6379 and no redis-server binary to start one")
-    port = free_port()
-    workdir = tmp_path_factory.mktemp("redis")
-    proc = subprocess.Popen(
-        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(workdir)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    deadline = time.monotonic() + 10
-    while not _redis_answers(url):
-        if time.monotonic() > deadline:
-            proc.kill()
-            pytest.skip("redis-server did not start")
-        time.sleep(0.1)
-    yield url
-    proc.terminate()
-    proc.wait(10)
+# -- Redis and the dead-letter queue ---------------------------------------------
 
 
 @pytest.fixture
-def redis_prefix(redis_url):
-    """A key prefix of this test's own; its keys are deleted afterwards."""
-    import redis
-
-    prefix = f"test-wa-{uuid.uuid4().hex[:12]}"
-    yield prefix
-    client = redis.Redis.from_url(redis_url)
-    keys = list(client.scan_iter(match=f"{prefix}:*", count=500))
-    if keys:
-        client.delete(*keys)
-    client.close()
+def dlq_settings(tmp_path, redis_url, redis_prefix) -> DLQSettings:
+    """The dead-letter queue in real Redis under this test's prefix; fast backoff."""
+    return DLQSettings(redis_url=redis_url, database_url=f"sqlite:///{tmp_path / 'dlq.sqlite3'}", max_retries=3,
+                       retry_backoff_base=0.3, worker_interval=0.05, lease_seconds=5, prefix=f"{redis_prefix}:dlq")
 
 
 # -- fake Graph API --------------------------------------------------------------
@@ -143,10 +101,11 @@ def voice_note_ogg(tmp_path_factory) -> bytes:
 
 
 class ChannelServer:
-    """WhatsAppInput under a Sanic app on a local port; ``bot`` plays Rasa."""
+    """WhatsAppInput under a Sanic app on a local port; ``bot`` plays Rasa. With
+    ``dlq_settings`` the app's dead-letter queue and worker use them."""
 
-    def __init__(self, channel, bot: Callable[[Any], Awaitable[None]]) -> None:
-        self.channel, self.bot = channel, bot
+    def __init__(self, channel, bot: Callable[[Any], Awaitable[None]], dlq_settings: Optional[DLQSettings] = None) -> None:
+        self.channel, self.bot, self.dlq_settings = channel, bot, dlq_settings
         self.received: List[Any] = []  # UserMessages handed to "Rasa"
 
     async def start(self) -> "ChannelServer":
@@ -160,10 +119,13 @@ class ChannelServer:
         # fails from the second app of a process unless it keeps the original
         Sanic.test_mode = True
         self.app = Sanic(f"wa_test_{uuid.uuid4().hex}")
+        if self.dlq_settings is not None:
+            setattr(self.app.ctx, APP_ATTRIBUTE, ChannelDeadLetters(self.dlq_settings))
         self.app.blueprint(self.channel.blueprint(on_new_message), url_prefix="/webhooks/whatsapp")
         port = free_port()
         self.server = await self.app.create_server(host="127.0.0.1", port=port, return_asyncio_server=True, access_log=False)
         await self.server.startup()
+        await self.server.before_start()
         await self.server.after_start()
         self.url = f"http://127.0.0.1:{port}/webhooks/whatsapp/webhook"
         self.http = aiohttp.ClientSession()
@@ -186,23 +148,29 @@ class ChannelServer:
     async def settle(self) -> None:
         await self.channel.dispatcher.drain(30)
 
+    @property
+    def dead_letters(self) -> ChannelDeadLetters:
+        return getattr(self.app.ctx, APP_ATTRIBUTE)
+
 
 async def echo_bot(message) -> None:
     await message.output_channel.send_text_message(message.sender_id, f"echo: {message.text}")
 
 
 @pytest.fixture
-async def serve(graph, redis_url, redis_prefix):
-    """``await serve(bot=..., **config overrides)`` -> a started ChannelServer."""
+async def serve(graph, redis_url, redis_prefix, dlq_settings):
+    """``await serve(bot=..., **config overrides)`` -> a started ChannelServer (its
+    dead-letter queue in Redis under the test's prefix, shared by every server of the test)."""
     from connectors.whatsapp import WhatsAppInput
 
     started: List[ChannelServer] = []
 
-    async def start(bot=echo_bot, dead_letter=None, **overrides) -> ChannelServer:
+    async def start(bot=echo_bot, **overrides) -> ChannelServer:
         overrides.setdefault("redis_url", redis_url)
         overrides.setdefault("redis_prefix", redis_prefix)
-        channel = WhatsAppInput(make_config(graph.url, **overrides), dead_letter=dead_letter)
-        server = await ChannelServer(channel, bot).start()
+        overrides.setdefault("turn_lease_seconds", 2)
+        channel = WhatsAppInput(make_config(graph.url, **overrides))
+        server = await ChannelServer(channel, bot, dlq_settings).start()
         started.append(server)
         return server
 

@@ -11,6 +11,7 @@ import segno
 from connectors.whatsapp.graph import GraphClient
 from connectors.whatsapp.outbound import WhatsAppOutput, sender_id, split_text
 from connectors.whatsapp.store import MemoryStore
+from dlq import build_queue
 from tests.whatsapp.conftest import ACCESS_TOKEN, PHONE_NUMBER_ID, make_config
 
 GUEST = "34600111222"
@@ -47,18 +48,24 @@ def image_server():
 
 
 @pytest.fixture
+async def dlq_queue(dlq_settings):
+    queue = build_queue(dlq_settings)
+    yield queue
+    await queue.close()
+
+
+@pytest.fixture
 async def make_output(graph):
     clients = []
 
-    async def make(window_open: bool = True, dead_letter=None, **overrides):
+    async def make(window_open: bool = True, queue=None, **overrides):
         config = make_config(graph.url, **overrides)
         client = GraphClient(config.graph_api_url, config.graph_api_version, ACCESS_TOKEN, retries=1, retry_base_seconds=0.01)
         clients.append(client)
         store = MemoryStore(60)
         if window_open:
             await store.open_window(f"{PHONE_NUMBER_ID}:{GUEST}")
-        kwargs = {"dead_letter": dead_letter} if dead_letter else {}
-        return WhatsAppOutput(config, client, store, **kwargs)
+        return WhatsAppOutput(config, client, store, queue)
 
     yield make
     for client in clients:
@@ -171,14 +178,18 @@ async def test_reengagement_error_falls_back_to_the_template(make_output, graph)
     assert free_form["type"] == "text" and template["type"] == "template"
 
 
-async def test_failed_sends_go_to_the_dead_letter_sink_and_the_turn_goes_on(make_output, graph):
-    failed = []
-    output = await make_output(dead_letter=failed.append)
+async def test_failed_sends_go_to_the_dead_letter_queue_and_the_turn_goes_on(make_output, graph, dlq_queue):
+    output = await make_output(queue=dlq_queue)
     graph.fail_next("messages", 400, code=131009)
     graph.fail_next("messages", 503, times=2)  # more than the one retry
     await output.send_text_message(RECIPIENT, "primero")
     await output.send_text_message(RECIPIENT, "segundo")
     await output.send_text_message(RECIPIENT, "tercero")
-    assert [(f.status, f.error_code, f.message["text"]["body"]) for f in failed] == [(400, 131009, "primero"), (503, 2, "segundo")]
-    assert failed[0].recipient == GUEST and failed[0].phone_number_id == PHONE_NUMBER_ID
+    entries = sorted(await dlq_queue.list_queued(), key=lambda e: e.first_failed_at)
+    assert [(e.kind, e.reason, e.payload["message"]["text"]["body"]) for e in entries] == [
+        ("whatsapp.send", "graph_rejected", "primero"), ("whatsapp.send", "graph_unavailable", "segundo")]
+    first = entries[0]
+    assert first.payload["recipient"] == GUEST and first.payload["phone_number_id"] == PHONE_NUMBER_ID
+    assert first.payload["fallback_text"] == "primero" and first.conversation_id == RECIPIENT
+    assert "131009" in first.error and ACCESS_TOKEN not in str(first.as_dict())
     assert graph.messages(GUEST)[-1]["text"]["body"] == "tercero"

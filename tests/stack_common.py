@@ -1,0 +1,315 @@
+"""Test scaffolding shared by the WhatsApp and Gmail channel tests.
+
+- ``free_port``, ``wait_http``: local ports and waiting for a process to answer;
+- ``redis_url`` / ``redis_prefix`` fixtures: the machine's Redis (a private
+  ``redis-server`` when none answers) and a key prefix of the test's own,
+  deleted afterwards (conftest files import them);
+- ``PrivateRedis``: a ``redis-server`` of the test's own (restartable, AOF on)
+  for the processes of an end-to-end stack, so their dead-letter queue never
+  meets another test's;
+- ``ActionServer``: the real action server as a subprocess, restartable on
+  the same port;
+- ``RasaStack``: that action server plus ``rasa run`` with the trained model
+  and one channel from a credentials file; the channel stacks
+  (tests/whatsapp/stack.py, tests/gmail/stack.py) add their fake API.
+
+Trains nothing: the model must be at models/hotel.tar.gz.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+MODEL = ROOT / "models" / "hotel.tar.gz"
+RASA = Path(sys.executable).with_name("rasa")
+AUTH_TOKEN = "e2e-rasa-api-token"
+MACHINE_REDIS = "redis://127.0.0.1:6379/0"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_http(url: str, proc: subprocess.Popen, log: Path, timeout: float) -> None:
+    """Until ``url`` answers 2xx; raise with the log's tail when ``proc`` dies or time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{url} process exited:\n{log.read_text(errors='replace')[-4000:]}")
+        try:
+            if requests.get(url, timeout=1).ok:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError(f"{url} did not answer in {timeout:.0f} s:\n{log.read_text(errors='replace')[-4000:]}")
+
+
+def stop_process(proc: Optional[subprocess.Popen], timeout: float = 20) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
+# -- Redis -----------------------------------------------------------------------
+
+
+def redis_answers(url: str) -> bool:
+    import redis
+
+    try:
+        client = redis.Redis.from_url(url, socket_connect_timeout=1)
+        try:
+            return bool(client.ping())
+        finally:
+            client.close()
+    except Exception:
+        return False
+
+
+def delete_keys(url: str, prefix: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}:*", count=500))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
+class PrivateRedis:
+    """A ``redis-server`` of our own on a free port, data in ``workdir`` (AOF), restartable."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir, self.port = workdir, free_port()
+        self.proc: Optional[subprocess.Popen] = None
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> "PrivateRedis":
+        server = shutil.which("redis-server")
+        if not server:
+            raise RuntimeError("redis-server is not installed")
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.proc = subprocess.Popen(
+            [server, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes",
+             "--dir", str(self.workdir)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while not redis_answers(self.url):
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                self.stop()
+                raise RuntimeError("redis-server did not start")
+            time.sleep(0.05)
+        return self
+
+    def stop(self) -> None:
+        stop_process(self.proc, 10)
+        self.proc = None
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    """The machine's Redis (127.0.0.1:6379), or a private redis-server when none answers."""
+    if redis_answers(MACHINE_REDIS):
+        yield MACHINE_REDIS
+        return
+    server = PrivateRedis(tmp_path_factory.mktemp("redis")).start()
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture
+def redis_prefix(redis_url):
+    """A key prefix of this test's own; its keys are deleted afterwards."""
+    prefix = f"test-conn-{uuid.uuid4().hex[:12]}"
+    yield prefix
+    delete_keys(redis_url, prefix)
+
+
+# -- processes ---------------------------------------------------------------------
+
+
+def base_env(workdir: Path, action_url: str) -> Dict[str, str]:
+    """The environment both processes share: their own embedded PMS and staff store."""
+    return dict(
+        os.environ,
+        PMS_DATABASE_URL=f"sqlite:///{workdir / 'pms.sqlite3'}",
+        ASSISTANT_DATABASE_URL=f"sqlite:///{workdir / 'assistant.sqlite3'}",
+        ACTION_SERVER_PUBLIC_URL=action_url,
+        QR_SECRET="e2e-qr-secret",
+        PYTHONPATH=str(ROOT),
+        SQLALCHEMY_SILENCE_UBER_WARNING="1",
+        TF_CPP_MIN_LOG_LEVEL="2",
+    )
+
+
+class ActionServer:
+    """``python -m actions.server`` on a fixed port; ``kill`` + ``start`` is a restart."""
+
+    def __init__(self, workdir: Path, env: Optional[Dict[str, str]] = None, port: Optional[int] = None) -> None:
+        self.workdir, self.port = workdir, port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = env or base_env(workdir, self.url)
+        self.proc: Optional[subprocess.Popen] = None
+        self.starts = 0
+        self._logs: List = []
+
+    def spawn(self) -> subprocess.Popen:
+        """Start the process without waiting for it to answer."""
+        self.starts += 1
+        log = open(self.workdir / f"action-server-{self.starts}.log", "w")
+        self._logs.append(log)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "actions.server", "--port", str(self.port), "--host", "127.0.0.1"],
+            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+        )
+        return self.proc
+
+    def wait_ready(self, timeout: float = 90) -> None:
+        assert self.proc is not None
+        wait_http(f"{self.url}/health", self.proc, self.workdir / f"action-server-{self.starts}.log", timeout)
+
+    def start(self) -> "ActionServer":
+        self.spawn()
+        self.wait_ready()
+        return self
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        stop_process(self.proc)
+        for log in self._logs:
+            log.close()
+
+
+class RasaStack:
+    """The action server and ``rasa run`` (REST + one channel) with the trained model.
+
+    ``channel_env`` configures the channel; ``health_path`` is polled until
+    Rasa serves it. ``kill_rasa`` (SIGKILL) and ``start_rasa`` restart Rasa on
+    the same port, keeping its tracker store (SQLite in ``workdir``).
+    """
+
+    channel_class = ""  # e.g. "connectors.whatsapp.WhatsAppInput"
+    health_path = ""  # e.g. "/webhooks/whatsapp/"
+
+    def __init__(self, workdir: Path, extra_env: Optional[Dict[str, str]] = None) -> None:
+        self.workdir = workdir
+        self.extra_env = extra_env or {}
+        self.action = ActionServer(workdir)
+        self.rasa_port = free_port()
+        self.rasa_url = f"http://127.0.0.1:{self.rasa_port}"
+        self.rasa: Optional[subprocess.Popen] = None
+        self.rasa_starts = 0
+        self._logs: List = []
+
+    # -- what a channel stack provides ---------------------------------------------
+
+    def channel_env(self) -> Dict[str, str]:
+        return {}
+
+    def start_fakes(self) -> None:
+        pass
+
+    def stop_fakes(self) -> None:
+        pass
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    @property
+    def action_url(self) -> str:
+        return self.action.url
+
+    def start(self) -> "RasaStack":
+        self.start_fakes()
+        self.action.start()
+        (self.workdir / "credentials.yml").write_text(f"rest:\n{self.channel_class}:\nconnectors.metrics.MetricsInput:\n",
+                                                     encoding="utf-8")
+        (self.workdir / "endpoints.yml").write_text(
+            f'action_endpoint:\n  url: "{self.action.url}/webhook"\n'
+            f'tracker_store:\n  type: SQL\n  dialect: "sqlite"\n  db: "{self.workdir / "tracker.sqlite3"}"\n',
+            encoding="utf-8",
+        )
+        self.start_rasa()
+        return self
+
+    def rasa_environment(self) -> Dict[str, str]:
+        return dict(self.action.env, **self.channel_env(), **self.extra_env)
+
+    def spawn_rasa(self) -> subprocess.Popen:
+        self.rasa_starts += 1
+        log = open(self.workdir / f"rasa-{self.rasa_starts}.log", "w")
+        self._logs.append(log)
+        self.rasa = subprocess.Popen(
+            [str(RASA), "run", "--model", str(MODEL), "--credentials", str(self.workdir / "credentials.yml"),
+             "--endpoints", str(self.workdir / "endpoints.yml"), "--port", str(self.rasa_port), "-i", "127.0.0.1",
+             "--enable-api", "--auth-token", AUTH_TOKEN],
+            cwd=ROOT, env=self.rasa_environment(), stdout=log, stderr=subprocess.STDOUT,
+        )
+        return self.rasa
+
+    def start_rasa(self, timeout: float = 240) -> None:
+        proc = self.spawn_rasa()
+        wait_http(f"{self.rasa_url}{self.health_path}", proc, self.workdir / f"rasa-{self.rasa_starts}.log", timeout)
+
+    def stop_rasa(self) -> None:
+        stop_process(self.rasa, 30)
+        self.rasa = None
+
+    def kill_rasa(self) -> None:
+        """kill -9: no shutdown listener runs, in-flight turns are cut."""
+        if self.rasa is not None and self.rasa.poll() is None:
+            self.rasa.send_signal(signal.SIGKILL)
+            self.rasa.wait(10)
+        self.rasa = None
+
+    def stop(self) -> None:
+        self.stop_rasa()
+        self.action.stop()
+        for log in self._logs:
+            log.close()
+        self.stop_fakes()
+
+    # -- looking inside ------------------------------------------------------------------
+
+    def rasa_log(self, all_starts: bool = False) -> str:
+        starts = range(1, self.rasa_starts + 1) if all_starts else [self.rasa_starts]
+        return "".join((self.workdir / f"rasa-{n}.log").read_text(errors="replace") for n in starts)
+
+    def tracker(self, conversation_id: str) -> dict:
+        answer = requests.get(f"{self.rasa_url}/conversations/{conversation_id}/tracker",
+                              params={"token": AUTH_TOKEN}, timeout=10)
+        answer.raise_for_status()
+        return answer.json()
+
+    def user_events(self, conversation_id: str) -> list:
+        return [e for e in self.tracker(conversation_id)["events"] if e["event"] == "user"]
+
+    def metrics(self) -> str:
+        return requests.get(f"{self.rasa_url}/webhooks/metrics/", timeout=10).text
