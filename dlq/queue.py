@@ -166,8 +166,15 @@ class DeadLetterQueue:
 
     async def succeed(self, entry_id: str, *, claim: Optional[str] = None) -> bool:
         """The retry worked: the entry is removed. False if it was gone or its lease was lost."""
-        entry = await self._load_current(entry_id, claim)
-        return entry is not None and await self.store.remove(entry.id, entry.kind, entry.claim)
+        if claim is None:
+            fields = await self.store.load(entry_id)
+            if fields is None:
+                return False
+            claim = fields.get("claim", "")
+        if await self.store.remove(entry_id, None, claim):
+            return True
+        logger.warning("DLQ entry %s: success not recorded, the entry is gone or another worker took it over", entry_id)
+        return False
 
     async def fail(self, entry_id: str, error: Any, *, claim: Optional[str] = None) -> Optional[DeadLetter]:
         """The retry failed: due again after the backoff, or permanent after max_retries.

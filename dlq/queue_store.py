@@ -42,8 +42,8 @@ class QueueStore(Protocol):
     async def replace(self, entry: DeadLetter, expected_claim: str) -> bool:
         """Overwrite the entry and schedule it at ``entry.next_retry_at`` if its claim is still ``expected_claim``."""
 
-    async def remove(self, entry_id: str, kind: str, expected_claim: str) -> bool:
-        ...
+    async def remove(self, entry_id: str, kind: Optional[str], expected_claim: str) -> bool:
+        """Delete the entry if its claim is still ``expected_claim``; ``kind`` None: the stored one."""
 
     async def make_due(self, entry_id: str, now: float) -> str:
         """A queued entry becomes due now: DUE; a claimed one is left alone: BUSY; MISSING."""

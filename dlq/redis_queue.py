@@ -83,12 +83,16 @@ redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
 return 1
 """
 
-# KEYS: message, schedule. ARGV: expected claim, id.
+# KEYS: message. ARGV: expected claim, id, schedule key prefix, kind ('' = the stored one).
 REMOVE = """
 local kind = redis.call('TYPE', KEYS[1])['ok']
-if kind == 'hash' and (redis.call('HGET', KEYS[1], 'claim') or '') ~= ARGV[1] then return 0 end
+local schedule = ARGV[4]
+if kind == 'hash' then
+  if (redis.call('HGET', KEYS[1], 'claim') or '') ~= ARGV[1] then return 0 end
+  if schedule == '' then schedule = redis.call('HGET', KEYS[1], 'kind') or '' end
+end
 redis.call('DEL', KEYS[1])
-redis.call('ZREM', KEYS[2], ARGV[2])
+if schedule ~= '' then redis.call('ZREM', ARGV[3] .. schedule, ARGV[2]) end
 if kind == 'none' then return 0 end
 return 1
 """
@@ -186,10 +190,10 @@ class RedisQueueStore:
         with self._errors():
             return bool(await self._replace(keys=keys, args=args))
 
-    async def remove(self, entry_id: str, kind: str, expected_claim: str) -> bool:
-        keys = [self.message_key(entry_id), self.schedule_key(kind)]
+    async def remove(self, entry_id: str, kind: Optional[str], expected_claim: str) -> bool:
+        args = [expected_claim, entry_id, f"{self.prefix}:schedule:", kind or ""]
         with self._errors():
-            return bool(await self._remove(keys=keys, args=[expected_claim, entry_id]))
+            return bool(await self._remove(keys=[self.message_key(entry_id)], args=args))
 
     async def make_due(self, entry_id: str, now: float) -> str:
         args = [entry_id, repr(now), f"{self.prefix}:schedule:"]

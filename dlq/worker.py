@@ -66,6 +66,7 @@ class RetryWorker:
         self._task: Optional[asyncio.Task] = None
         self._stopping = asyncio.Event()
         self._outage = False
+        self._spool_problem = False
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -76,12 +77,22 @@ class RetryWorker:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="dlq-retry-worker")
         return self._task
 
-    async def stop(self) -> None:
-        """Finish the current tick (running handlers complete) and stop."""
+    async def stop(self, grace: float = 10.0) -> None:
+        """Let the current tick finish (up to ``grace`` seconds), then stop. Handlers
+        still running after that are cancelled; their entries come back after the lease."""
         self._stopping.set()
-        if self._task is not None:
-            await self._task
-            self._task = None
+        task, self._task = self._task, None
+        if task is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(task), timeout=grace)
+        except asyncio.TimeoutError:
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+            logger.warning("DLQ worker stopped with retries still running; they come back after their lease")
 
     async def _run(self) -> None:
         logger.info("DLQ worker started for %s (every %ss, batch %d)", ", ".join(sorted(self.handlers)), self.interval, self.batch)
@@ -101,7 +112,7 @@ class RetryWorker:
     async def run_once(self) -> TickReport:
         report = TickReport()
         try:
-            report.unspooled = await self.queue.drain_spool()
+            report.unspooled = await self._drain_spool()
             entries = await self.queue.claim_due(list(self.handlers), self.batch)
         except QueueUnavailable as exc:
             self._note_outage(exc)
@@ -118,6 +129,23 @@ class RetryWorker:
                 report.permanent += 1
         await self._publish_size()
         return report
+
+    async def _drain_spool(self) -> int:
+        """Move spooled entries into Redis. A spool database that does not answer
+        must not stop the retries of what is already in Redis."""
+        try:
+            moved = await self.queue.drain_spool()
+        except QueueUnavailable:
+            raise
+        except Exception as exc:
+            if not self._spool_problem:
+                logger.error("DLQ spool database unavailable (%s); retrying what is in Redis meanwhile", type(exc).__name__)
+                self._spool_problem = True
+            return 0
+        if self._spool_problem:
+            logger.warning("DLQ spool database answers again")
+            self._spool_problem = False
+        return moved
 
     async def _retry(self, entry: DeadLetter) -> Optional[str]:
         """Run one entry's handler and record the outcome; None if recording failed."""

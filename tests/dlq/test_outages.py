@@ -2,6 +2,7 @@
 enqueued while Redis is down waits in the SQL spool and is retried once Redis is
 back; the worker keeps polling and says so once; AOF keeps queued entries
 across a restart."""
+import asyncio
 import json
 import logging
 
@@ -110,4 +111,34 @@ async def test_with_redis_and_the_spool_database_both_down_enqueue_raises(privat
     private_redis.kill()
     with pytest.raises(OperationalError, match="unable to open database file"):
         await queue.enqueue(KIND, PAYLOAD, error="PMSUnavailable", reason="pms_unavailable")
+    await queue.close()
+
+
+async def test_two_workers_draining_the_spool_move_each_entry_once(private_redis, database_url, clock):
+    settings = DLQSettings(redis_url=private_redis.url, database_url=database_url)
+    first, second = (build_queue(settings, prefix="dlq", clock=clock) for _ in range(2))
+    private_redis.kill()
+    ids = {(await first.enqueue(KIND, {"n": n}, error="PMSUnavailable", reason="pms_unavailable")).id for n in range(20)}
+    private_redis.start()
+    moved = await asyncio.gather(first.drain_spool(limit=50), second.drain_spool(limit=50))
+    assert sum(moved) == 20, f"a spooled row was moved by both workers: {moved}"
+    assert {e.id for e in await first.list_queued()} == ids
+    assert await first.spool.count() == 0
+    await first.close()
+    await second.close()
+
+
+async def test_a_spool_database_outage_does_not_stop_retries_from_redis(private_redis, tmp_path, clock, caplog):
+    spool_dir = tmp_path / "spool"
+    queue = build_queue(DLQSettings(redis_url=private_redis.url, database_url=f"sqlite:///{spool_dir}/dlq.db"), clock=clock)
+    entry = await queue.enqueue(KIND, PAYLOAD, error="PMSUnavailable", reason="pms_unavailable")
+    spool_dir.rmdir()  # the database cannot even be created now
+    handled = []
+    worker = RetryWorker(queue, {KIND: handled.append})
+    clock.advance(60)
+    with caplog.at_level(logging.ERROR, logger="dlq.worker"):
+        report = await worker.run_once()
+        await worker.run_once()
+    assert (report.succeeded, [e.id for e in handled]) == (1, [entry.id])
+    assert caplog.text.count("spool database unavailable") == 1
     await queue.close()

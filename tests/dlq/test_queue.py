@@ -225,3 +225,22 @@ async def test_a_failing_on_permanent_callback_does_not_stop_the_worker(make_que
     clock.advance(60)
     assert (await worker.run_once()).permanent == 2
     assert len(await queue.list_permanent()) == 2
+
+
+async def test_stop_cancels_handlers_that_outlast_the_grace_period(make_queue, backend, clock):
+    import asyncio
+
+    queue = make_queue(backend)
+    started = asyncio.Event()
+
+    async def hangs(entry):
+        started.set()
+        await asyncio.sleep(30)
+
+    worker = RetryWorker(queue, {KIND: hangs}, interval=0.02)
+    entry = await enqueue(queue)
+    clock.advance(60)
+    worker.start()
+    await asyncio.wait_for(started.wait(), timeout=5)
+    await asyncio.wait_for(worker.stop(grace=0.1), timeout=5)
+    assert (await queue.get(entry.id)).status == "retrying", "left to come back after its lease"
