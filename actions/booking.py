@@ -13,6 +13,7 @@ from actions.context import hotel_for, hotel_today, language_of, money, show_dat
 from actions.names import clean_guest_name
 from actions.pms.base import Booking, BookingNotFound, BookingRequest, BookingStatus, InvalidBookingState, NoAvailability, PMSUnavailable
 from actions.pms.gateway import gateway
+from actions.saved_requests import CANCEL_BOOKING, CREATE_BOOKING, booking_payload, new_request_id, save_request
 from actions.stay_form import StayFormMixin, stay_from_slots
 
 ROOM_TYPES = ("single", "double", "family", "suite")
@@ -128,6 +129,9 @@ class ActionCreateBooking(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> List[EventType]:
         language = language_of(tracker)
         checkin, checkout, guests = stay_from_slots(tracker)
+        if not (checkin and checkout and guests):
+            dispatcher.utter_message(response="utter_date_not_understood")
+            return []
         request = BookingRequest(
             guest_name=tracker.get_slot("guest_name") or "",
             room_type=tracker.get_slot("room_type") or "",
@@ -135,18 +139,25 @@ class ActionCreateBooking(Action):
             checkout=checkout,
             guests=guests,
             contact=tracker.sender_id,
+            request_id=new_request_id(),
         )
+        stay_done = [SlotSet(slot, None) for slot in STAY_SLOTS]
         try:
             booking = await gateway().call(gateway().pms.create_booking, request)
         except NoAvailability:
             names = await room_names(language)
             dispatcher.utter_message(response="utter_room_taken", room_name=names.get(request.room_type, request.room_type))
             return [SlotSet("room_type", None)]
-        except PMSUnavailable:
+        except PMSUnavailable as exc:
+            # The same request id makes the retry return this booking if the
+            # failed attempt did reach the PMS.
+            if await save_request(CREATE_BOOKING, booking_payload(request), tracker, f"PMSUnavailable: {exc}"):
+                dispatcher.utter_message(response="utter_request_saved")
+                return stay_done  # no booking reference until the worker has one
             dispatcher.utter_message(response="utter_pms_unavailable")
             return []
         dispatcher.utter_message(response="utter_booking_created", **await booking_facts(booking, language))
-        return [SlotSet("booking_ref", booking.reference)] + [SlotSet(slot, None) for slot in STAY_SLOTS]
+        return [SlotSet("booking_ref", booking.reference)] + stay_done
 
 
 class ActionReservationStatus(Action):
@@ -194,8 +205,9 @@ class ActionCancelReservation(Action):
         except InvalidBookingState:
             dispatcher.utter_message(response="utter_cannot_cancel", reference=reference)
             return done
-        except PMSUnavailable:
-            dispatcher.utter_message(response="utter_pms_unavailable")
+        except PMSUnavailable as exc:
+            saved = await save_request(CANCEL_BOOKING, {"reference": reference}, tracker, f"PMSUnavailable: {exc}")
+            dispatcher.utter_message(response="utter_request_saved" if saved else "utter_pms_unavailable")
             return done
         except BookingNotFound:
             dispatcher.utter_message(response="utter_booking_not_found", booking_ref=reference)

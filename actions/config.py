@@ -40,6 +40,20 @@ def _int_map(name: str) -> dict[str, int]:
     return result
 
 
+def _number(name: str, default: float, kind: type = int, minimum: float = 0) -> float:
+    """A numeric variable (``kind`` int or float) of at least ``minimum``."""
+    raw = _env(name)
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ConfigError(f"{name}: expected {'a whole number' if kind is int else 'a number'}, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name}: must be at least {minimum}, got {raw!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     pms_backend: str = "local"  # local | qloapps
@@ -53,6 +67,14 @@ class Settings:
     qr_secret: str = field(default=DEV_QR_SECRET, repr=False)
     public_url: str = "http://localhost:5055"  # where guests' clients fetch QR/photos
     hotel_config_path: Path = PROJECT_ROOT / "hotel.yml"
+    # PMS circuit breaker; its state lives in Redis when a URL is set (shared by
+    # every action-server process), in process memory otherwise.
+    pms_breaker_fail_max: int = 5
+    pms_breaker_reset_seconds: float = 30.0
+    pms_breaker_redis_url: str = field(default="", repr=False)  # may carry a password
+    # Rasa's HTTP API, for proactive messages (saved requests done or failed).
+    rasa_url: str = "http://localhost:5005"
+    rasa_token: str = field(default="", repr=False)
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -71,6 +93,13 @@ class Settings:
             qr_secret=_env("QR_SECRET") or DEV_QR_SECRET,
             public_url=(_env("ACTION_SERVER_PUBLIC_URL") or cls.public_url).rstrip("/"),
             hotel_config_path=Path(_env("HOTEL_CONFIG") or cls.hotel_config_path),
+            pms_breaker_fail_max=int(_number("PMS_BREAKER_FAIL_MAX", cls.pms_breaker_fail_max, int, 1)),
+            pms_breaker_reset_seconds=float(
+                _number("PMS_BREAKER_RESET_SECONDS", cls.pms_breaker_reset_seconds, float, 0.1)
+            ),
+            pms_breaker_redis_url=_env("PMS_BREAKER_REDIS_URL") or _env("REDIS_URL"),
+            rasa_url=(_env("RASA_URL") or cls.rasa_url).rstrip("/"),
+            rasa_token=_env("RASA_TOKEN"),
         )
         if backend == "qloapps" and not (settings.qloapps_url and settings.qloapps_api_key):
             raise ConfigError("PMS_BACKEND=qloapps needs QLOAPPS_URL and QLOAPPS_API_KEY")

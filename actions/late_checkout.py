@@ -2,22 +2,33 @@
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
-from typing import List, Text
+from typing import Any, Dict, List, Text, Tuple
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.booking_ref import booking_in_slot
+from actions.booking_ref import booking_in_slot, canonical_reference
 from actions.config import HotelConfig
 from actions.context import hotel_for, hotel_today, language_of, money, show_date, show_time
 from actions.pms.base import Booking, BookingNotFound, BookingStatus, InvalidBookingState, PMSUnavailable
 from actions.pms.gateway import gateway
+from actions.saved_requests import SET_LATE_CHECKOUT, save_request
 
 
 def late_checkout_fee(booking: Booking, hotel: HotelConfig) -> Decimal:
     percent = Decimal(hotel.policies.late_checkout_fee_percent) / 100
     return (booking.nightly_rate * percent).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def late_checkout_facts(booking: Booking, hotel: HotelConfig, language: str) -> Dict[str, Any]:
+    """Template variables of the late checkout responses."""
+    return dict(
+        reference=booking.reference,
+        checkout=show_date(booking.checkout, language),
+        checkout_time=show_time(hotel.policies.checkout_time, language),
+        until=show_time(hotel.policies.late_checkout_until, language),
+    )
 
 
 class ActionOfferLateCheckout(Action):
@@ -30,12 +41,7 @@ class ActionOfferLateCheckout(Action):
         if booking is None:
             return no_offer
         hotel, language = hotel_for(tracker), language_of(tracker)
-        facts = dict(
-            reference=booking.reference,
-            checkout=show_date(booking.checkout, language),
-            checkout_time=show_time(hotel.policies.checkout_time, language),
-            until=show_time(hotel.policies.late_checkout_until, language),
-        )
+        facts = late_checkout_facts(booking, hotel, language)
         if booking.status is BookingStatus.CANCELLED or booking.checkout < hotel_today(hotel):
             dispatcher.utter_message(response="utter_late_checkout_not_possible", **facts)
             return no_offer
@@ -58,6 +64,33 @@ class ActionOfferLateCheckout(Action):
         return [SlotSet("pending_confirmation", "late_checkout")]
 
 
+GRANTED = "granted"
+NOT_POSSIBLE = "utter_late_checkout_not_possible"  # cancelled, stay over, refused by the PMS
+UNAVAILABLE = "utter_late_checkout_unavailable"  # an arrival needs the room
+
+
+async def grant_late_checkout(reference: str, hotel: HotelConfig) -> Tuple[str, Booking]:
+    """Read the booking, check it can still be extended and write the late
+    checkout (quoted again: the rate is the booking's, and the room may have
+    been taken since the offer). Returns (GRANTED, updated booking) or
+    (NOT_POSSIBLE | UNAVAILABLE, booking). A booking that already has it is
+    GRANTED without a second write (a retry whose first attempt got through).
+    Raises BookingNotFound and PMSUnavailable."""
+    pms = gateway().pms
+    booking = await gateway().call(pms.get_booking, reference)
+    until = hotel.policies.late_checkout_until
+    if booking.late_checkout_until == until and booking.status is not BookingStatus.CANCELLED:
+        return GRANTED, booking
+    if booking.status is BookingStatus.CANCELLED or booking.checkout < hotel_today(hotel):
+        return NOT_POSSIBLE, booking
+    try:
+        if not await gateway().call(pms.late_checkout_available, booking.reference):
+            return UNAVAILABLE, booking
+        return GRANTED, await gateway().call(pms.set_late_checkout, booking.reference, until, late_checkout_fee(booking, hotel))
+    except (InvalidBookingState, BookingNotFound):
+        return NOT_POSSIBLE, booking
+
+
 class ActionConfirmLateCheckout(Action):
     def name(self) -> Text:
         return "action_confirm_late_checkout"
@@ -67,35 +100,29 @@ class ActionConfirmLateCheckout(Action):
         if tracker.get_slot("pending_confirmation") != "late_checkout":
             dispatcher.utter_message(response="utter_how_can_help")  # a "yes" to no question
             return done
-        booking = await booking_in_slot(dispatcher, tracker)
-        if booking is None:
+        reference = canonical_reference(tracker.get_slot("booking_ref"))
+        if reference is None:
+            dispatcher.utter_message(response="utter_booking_ref_invalid")
             return done
         hotel, language = hotel_for(tracker), language_of(tracker)
-        # Quote again: the rate the guest saw is the booking's, and the room may
-        # have been taken since the offer.
-        fee = late_checkout_fee(booking, hotel)
-        until = hotel.policies.late_checkout_until
-        facts = dict(reference=booking.reference, checkout=show_date(booking.checkout, language),
-                     checkout_time=show_time(hotel.policies.checkout_time, language), until=show_time(until, language))
-        if booking.status is BookingStatus.CANCELLED or booking.checkout < hotel_today(hotel):
-            # cancelled (or over) since the offer: not "your room is needed"
-            dispatcher.utter_message(response="utter_late_checkout_not_possible", **facts)
-            return done
         try:
-            if not await gateway().call(gateway().pms.late_checkout_available, booking.reference):
-                dispatcher.utter_message(response="utter_late_checkout_unavailable", **facts)
-                return done
-            updated = await gateway().call(gateway().pms.set_late_checkout, booking.reference, until, fee)
-        except (InvalidBookingState, BookingNotFound):
-            dispatcher.utter_message(response="utter_late_checkout_not_possible", **facts)
+            outcome, booking = await grant_late_checkout(reference, hotel)
+        except BookingNotFound:
+            dispatcher.utter_message(response="utter_booking_not_found", booking_ref=reference)
             return done
-        except PMSUnavailable:
-            dispatcher.utter_message(response="utter_pms_unavailable")
+        except PMSUnavailable as exc:
+            # The guest accepted a quoted offer: keep the request for when the PMS is back.
+            saved = await save_request(SET_LATE_CHECKOUT, {"reference": reference}, tracker, f"PMSUnavailable: {exc}")
+            dispatcher.utter_message(response="utter_request_saved" if saved else "utter_pms_unavailable")
+            return done
+        facts = late_checkout_facts(booking, hotel, language)
+        if outcome != GRANTED:
+            dispatcher.utter_message(response=outcome, **facts)
             return done
         dispatcher.utter_message(
             response="utter_late_checkout_confirmed",
-            fee=money(updated.late_checkout_fee or fee),
-            currency=updated.currency,
+            fee=money(booking.late_checkout_fee or late_checkout_fee(booking, hotel)),
+            currency=booking.currency,
             **facts,
         )
         return done

@@ -1,5 +1,6 @@
 """Action server entry point: Rasa SDK's app plus the routes guests' clients
-fetch media from (signed QR codes, room photos).
+fetch media from (signed QR codes, room photos), ``GET /metrics`` (Prometheus)
+and the worker that redoes saved requests (started and stopped with the server).
 
     python -m actions.server --port 5055
 """
@@ -9,10 +10,16 @@ import argparse
 import logging
 import os
 
+import asyncio
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sanic import Sanic, response
 
 from actions import qr
+from actions.action_metrics import instrument_webhook
 from actions.config import PROJECT_ROOT, DEV_QR_SECRET, settings
+from actions.pms.gateway import current_breaker
+from actions.pms.metrics import observe_breaker
 
 logger = logging.getLogger(__name__)
 MAX_TOKEN_LENGTH = 2048
@@ -34,6 +41,28 @@ def create_app() -> Sanic:
         except qr.InvalidToken as exc:
             return response.json({"error": f"invalid QR token: {exc}"}, status=404)
         return response.raw(qr.render_png(token), content_type="image/png", headers={"Cache-Control": "private, max-age=86400"})
+
+    @app.get("/metrics")
+    async def metrics(request):
+        # the breaker state may have been changed by another process (shared in Redis)
+        await asyncio.to_thread(observe_breaker, current_breaker())
+        return response.raw(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+
+    instrument_webhook(app)
+
+    @app.after_server_start
+    async def start_saved_request_worker(app, loop) -> None:
+        from actions.saved_request_worker import build_worker
+
+        app.ctx.saved_request_worker = build_worker(settings())
+        app.ctx.saved_request_worker.start()
+        logger.info("saved-request worker started")
+
+    @app.before_server_stop
+    async def stop_saved_request_worker(app, loop) -> None:
+        worker = getattr(app.ctx, "saved_request_worker", None)
+        if worker is not None:
+            await worker.stop()
 
     return app
 

@@ -67,6 +67,10 @@ class BookingRequest:
     checkout: date
     guests: int
     contact: str = ""  # sender id / phone / email of the guest
+    # Idempotency: the same request_id never makes two bookings. A retried
+    # request (``replay``) may already have reached the PMS before the failure.
+    request_id: str = ""
+    replay: bool = False
 
 
 @dataclass(frozen=True)
@@ -103,7 +107,8 @@ class PMS(Protocol):
         """Room types that fit ``guests`` and have a free room every night."""
 
     def create_booking(self, request: BookingRequest) -> Booking:
-        """Raises NoAvailability when the room type is full."""
+        """Raises NoAvailability when the room type is full. When a booking was
+        already made for ``request.request_id``, returns it instead of a new one."""
 
     def get_booking(self, reference: str) -> Booking:
         """Raises BookingNotFound."""

@@ -1,31 +1,30 @@
 """How actions reach the PMS: one backend per process, every call run in a
-worker thread (the PMS interface is blocking) and behind a circuit breaker.
+worker thread (the PMS interface is blocking) and behind the circuit breaker
+of ``actions.pms.breaker`` (state shared through Redis when configured).
 
 Business outcomes (BookingNotFound, NoAvailability, InvalidBookingState) are
 answers, not failures: they do not trip the breaker. When the breaker is open
-calls fail fast with PMSUnavailable.
+calls fail fast with PMSUnavailable. Every call is counted and timed
+(``actions.pms.metrics``).
 """
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Callable, TypeVar
 
 import pybreaker
 
 from actions.config import Settings, settings
-from actions.pms.base import (
-    PMS,
-    BookingNotFound,
-    InvalidBookingState,
-    NoAvailability,
-    PMSUnavailable,
-)
+from actions.pms import metrics
+from actions.pms.base import PMS, PMSUnavailable
+from actions.pms.breaker import BUSINESS_OUTCOMES, breaker_from_settings, build_breaker
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
-BUSINESS_OUTCOMES = (BookingNotFound, NoAvailability, InvalidBookingState, ValueError)
+__all__ = ["BUSINESS_OUTCOMES", "PMSGateway", "build_breaker", "build_pms", "current_breaker", "gateway", "use_gateway"]
 
 
 def build_pms(config: Settings) -> PMS:
@@ -44,12 +43,6 @@ def build_pms(config: Settings) -> PMS:
     return LocalPMS(config.pms_database_url, media_base_url=config.public_url)
 
 
-def build_breaker(fail_max: int = 5, reset_timeout: float = 30) -> pybreaker.CircuitBreaker:
-    return pybreaker.CircuitBreaker(
-        fail_max=fail_max, reset_timeout=reset_timeout, exclude=list(BUSINESS_OUTCOMES), name="pms"
-    )
-
-
 class PMSGateway:
     def __init__(self, pms: PMS, breaker: pybreaker.CircuitBreaker | None = None) -> None:
         self.pms = pms
@@ -57,28 +50,80 @@ class PMSGateway:
 
     async def call(self, method: Callable[..., T], *args, **kwargs) -> T:
         """``await gateway.call(gateway.pms.get_booking, "BK100001")``."""
+        return await asyncio.to_thread(self._guarded_call, method, *args, **kwargs)
+
+    def _guarded_call(self, method: Callable[..., T], *args, **kwargs) -> T:
+        operation = getattr(method, "__name__", "unknown")
+        attempted = False
+
+        def timed(*call_args, **call_kwargs) -> T:
+            nonlocal attempted
+            attempted = True
+            started = time.perf_counter()
+            try:
+                return method(*call_args, **call_kwargs)
+            finally:
+                metrics.PMS_LATENCY.labels(operation=operation).observe(time.perf_counter() - started)
+
         try:
-            return await asyncio.to_thread(self.breaker.call, method, *args, **kwargs)
+            result = self.breaker.call(timed, *args, **kwargs)
         except pybreaker.CircuitBreakerError as exc:
-            logger.warning("PMS circuit open, %s not attempted", getattr(method, "__name__", method))
+            if attempted:  # this failure is the one that opened the circuit
+                metrics.record_call(operation, "failure")
+                logger.warning("PMS call %s failed; the circuit is now open", operation)
+            else:
+                metrics.record_call(operation, "rejected")
+                logger.warning("PMS circuit open, %s not attempted", operation)
             raise PMSUnavailable("circuit open") from exc
         except BUSINESS_OUTCOMES:
+            metrics.record_call(operation, "business")
             raise
         except PMSUnavailable:
+            metrics.record_call(operation, "failure")
             raise
         except Exception as exc:
-            logger.exception("PMS call %s failed", getattr(method, "__name__", method))
+            metrics.record_call(operation, "failure")
+            logger.exception("PMS call %s failed", operation)
             raise PMSUnavailable(type(exc).__name__) from exc
+        finally:
+            self.observe_state()
+        metrics.record_call(operation, "success")
+        return result
+
+    def observe_state(self) -> None:
+        """Refresh the state gauge from the breaker's storage (another process may
+        have changed a shared state). Blocking: one Redis read when shared."""
+        metrics.observe_breaker(self.breaker)
 
 
 _current: PMSGateway | None = None
+_breaker: pybreaker.CircuitBreaker | None = None
+
+
+def current_breaker() -> pybreaker.CircuitBreaker:
+    """The breaker of the process-wide gateway; built from the settings without
+    touching the PMS when there is no gateway yet (for ``GET /metrics``)."""
+    global _breaker
+    if _current is not None:
+        return _current.breaker
+    if _breaker is None:
+        _breaker = breaker_from_settings(settings())
+    return _breaker
 
 
 def gateway() -> PMSGateway:
-    """The process-wide gateway, built from the environment on first use."""
+    """The process-wide gateway, built from the environment on first use.
+    Raises PMSUnavailable (and tries again next time) when the backend cannot
+    even be set up, e.g. the embedded PMS's database is unreachable at start."""
     global _current
     if _current is None:
-        _current = PMSGateway(build_pms(settings()))
+        config = settings()
+        try:
+            pms = build_pms(config)
+        except Exception as exc:
+            logger.error("the %s PMS backend could not be set up: %s", config.pms_backend, type(exc).__name__)
+            raise PMSUnavailable(f"PMS backend not set up: {type(exc).__name__}") from exc
+        _current = PMSGateway(pms, current_breaker())
     return _current
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import secrets
 import threading
 from decimal import Decimal
@@ -27,6 +28,7 @@ from sqlalchemy import (
     Time,
     create_engine,
     func,
+    inspect,
     select,
     text,
 )
@@ -45,6 +47,7 @@ from actions.pms.base import (
     RoomType,
 )
 
+logger = logging.getLogger(__name__)
 Base = declarative_base()
 
 
@@ -76,6 +79,7 @@ class BookingRow(Base):
     currency = Column(String(3), nullable=False)
     late_checkout_until = Column(Time, nullable=True)
     late_checkout_fee = Column(Numeric(10, 2), nullable=True)
+    request_id = Column(String(64), nullable=True, unique=True, index=True)  # BookingRequest.request_id
     created_at = Column(DateTime, nullable=False, server_default=func.now())
 
 
@@ -105,15 +109,40 @@ class LocalPMS(PMS):
         # _write takes SQLite's write lock up front (BEGIN IMMEDIATE) and
         # create_booking locks the room type row (SELECT ... FOR UPDATE elsewhere).
         self._write_lock = threading.Lock()
-        Base.metadata.create_all(self._engine)
-        if seed:
-            from actions.pms.seed import seed_demo_hotel
+        self._seed = seed
+        self._set_up = False
+        self._set_up_lock = threading.Lock()
+        try:
+            self._set_up_database()
+        except Exception as exc:  # the database may be down while the action server starts
+            logger.warning("embedded PMS database unavailable (%s); set up on first use", type(exc).__name__)
 
-            with self._session() as session:
-                seed_demo_hotel(session, today=self._clock())
+    def _set_up_database(self) -> None:
+        """Schema, newer columns and the demo hotel; once, on the first database use."""
+        with self._set_up_lock:
+            if self._set_up:
+                return
+            Base.metadata.create_all(self._engine)
+            self._add_request_id_column()
+            if self._seed:
+                from actions.pms.seed import seed_demo_hotel
+
+                with self._sessions() as session:
+                    seed_demo_hotel(session, today=self._clock())
+            self._set_up = True
+
+    def _add_request_id_column(self) -> None:
+        """Databases created before request ids existed get the column and its unique index."""
+        if "request_id" in {column["name"] for column in inspect(self._engine).get_columns("bookings")}:
+            return
+        with self._engine.begin() as connection:
+            connection.execute(text("ALTER TABLE bookings ADD COLUMN request_id VARCHAR(64)"))
+            connection.execute(text("CREATE UNIQUE INDEX IF NOT EXISTS ix_bookings_request_id ON bookings (request_id)"))
 
     # -- helpers ---------------------------------------------------------
     def _session(self) -> Session:
+        if not self._set_up:
+            self._set_up_database()
         return self._sessions()
 
     def _room_type(self, row: RoomTypeRow, language: str) -> RoomType:
@@ -181,7 +210,7 @@ class LocalPMS(PMS):
                     # read: two processes could both book the last room.
                     session.execute(text("BEGIN IMMEDIATE"))
                 return fn(session)
-        except (BookingNotFound, NoAvailability, InvalidBookingState):
+        except (BookingNotFound, NoAvailability, InvalidBookingState, ValueError):
             raise
         except Exception as exc:  # database down, disk full...
             raise PMSUnavailable(f"local PMS write failed: {type(exc).__name__}") from exc
@@ -210,6 +239,12 @@ class LocalPMS(PMS):
 
     def create_booking(self, request: BookingRequest) -> Booking:
         def create(session: Session) -> Booking:
+            if request.request_id:
+                done = session.execute(
+                    select(BookingRow).where(BookingRow.request_id == request.request_id)
+                ).scalar_one_or_none()
+                if done is not None:
+                    return self._already_booked(done, request)
             room = session.get(RoomTypeRow, request.room_type, with_for_update=True)
             if room is None or room.max_guests < request.guests:
                 raise NoAvailability(request.room_type)
@@ -232,12 +267,19 @@ class LocalPMS(PMS):
                 nightly_rate=room.nightly_rate,
                 total_price=Decimal(room.nightly_rate) * nights,
                 currency=self._currency,
+                request_id=request.request_id or None,
             )
             session.add(row)
             session.flush()
             return self._booking(row)
 
         return self._write(create)
+
+    def _already_booked(self, row: BookingRow, request: BookingRequest) -> Booking:
+        same = (row.room_type, row.checkin, row.checkout) == (request.room_type, request.checkin, request.checkout)
+        if not same:
+            raise ValueError(f"request id {request.request_id!r} was already used for booking {row.reference}")
+        return self._booking(row)
 
     def get_booking(self, reference: str) -> Booking:
         with self._session() as session:

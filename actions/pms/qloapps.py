@@ -86,6 +86,17 @@ Guests
     a phone number, is also sent as ``phone``. The contact is kept in the booking
     remark.
 
+Retried bookings (idempotency)
+    QloApps has no idempotency key, so the request id travels in the booking
+    remark (``...; request <id>``). A retried request (``BookingRequest.replay``,
+    set by the saved-request worker) first looks for it: ``GET customers``
+    filtered by the guest's e-mail, then that customer's 10 newest ``orders``,
+    each loaded (``bookings/{id}``) and matched on hotel, room type, dates and
+    the request id in its remarks. Limitations: it costs 2 + up to 10x2
+    requests; the key needs GET permission on ``customers`` (without it a
+    warning is logged and the booking is made, so a duplicate is possible);
+    a booking whose remark QloApps did not store is not recognised.
+
 Errors
     Connection errors, timeouts, HTTP 429 and 5xx -> ``PMSUnavailable``; 404 or a
     booking of another hotel -> ``BookingNotFound``; no free room ->
@@ -659,10 +670,6 @@ class QloAppsPMS(PMS):
         if request.guests > room_type.max_guests:
             raise NoAvailability(request.room_type)
         room_type_id = _int(raw.get("id"))
-        ari = self._ari(request.checkin, request.checkout, room_type_id=room_type_id, adults=request.guests)
-        if not (ari.get(room_type_id) or {}).get("available"):
-            raise NoAvailability(request.room_type)
-
         firstname, lastname = _split_name(request.guest_name)
         contact = (request.contact or "").strip()
         customer: dict[str, Any] = {"firstname": firstname, "lastname": lastname}
@@ -673,9 +680,20 @@ class QloAppsPMS(PMS):
             customer["email"] = f"guest-{digest}@{self.guest_email_domain}"
             if contact and _PHONE_RE.match(contact):
                 customer["phone"] = contact
+        if request.replay and request.request_id:
+            # before the availability check: an earlier attempt may hold the last room
+            earlier = self._booking_of_request(request, customer["email"], room_type_id)
+            if earlier is not None:
+                logger.info("QloApps booking %s already made for this request; not booking again", earlier.reference)
+                return earlier
+        ari = self._ari(request.checkin, request.checkout, room_type_id=room_type_id, adults=request.guests)
+        if not (ari.get(room_type_id) or {}).get("available"):
+            raise NoAvailability(request.room_type)
         remark = f"[{_MARKER} {self._stamp()}] Booked via the guest assistant for {request.guests} guest(s)"
         if contact:
             remark += f"; contact: {contact}"
+        if request.request_id:
+            remark += f"; {_request_mark(request.request_id)}"
         body = {
             "booking": {
                 "id_property": self.hotel_id,
@@ -720,6 +738,56 @@ class QloAppsPMS(PMS):
         logger.info("QloApps booking %s created (%s, %s -> %s)", booking.reference, booking.room_type,
                     booking.checkin, booking.checkout)
         return booking
+
+    def _booking_of_request(self, request: BookingRequest, email: str, room_type_id: int) -> Booking | None:
+        """The booking an earlier attempt of ``request`` made, if it reached QloApps:
+        among the customer's 10 newest orders, one of this hotel, room type and
+        dates whose remark carries the request id. Without permission to list
+        customers/orders it logs a warning and answers None (a duplicate is then
+        possible)."""
+        try:
+            customers = _objects(
+                self._request("GET", "customers", params={"display": "[id]", "filter[email]": f"[{email}]"}),
+                "customers",
+            )
+            for customer in customers:
+                orders = _objects(
+                    self._request("GET", "orders", params={
+                        "display": "[id]", "filter[id_customer]": f"[{_int(customer.get('id'))}]",
+                        "sort": "[id_DESC]", "limit": "10",
+                    }),
+                    "orders",
+                )
+                for order_ref in orders:
+                    try:
+                        detail, order = self._load(format_reference(_int(order_ref.get("id"))))
+                    except BookingNotFound:
+                        continue
+                    if self._made_by(detail, request, room_type_id):
+                        return self._to_booking(detail, self._status(order))
+        except _NotFound:
+            return None
+        except PMSUnavailable:
+            raise
+        except PMSError as exc:
+            logger.warning("QloApps: cannot look for an earlier attempt of a retried booking (%s); booking anyway", exc)
+        return None
+
+    @staticmethod
+    def _made_by(detail: dict, request: BookingRequest, room_type_id: int) -> bool:
+        assoc = detail.get("associations") or {}
+        stays = assoc.get("room_types") or []
+        if not stays:
+            return False
+        stay = stays[0]
+        same_stay = (
+            _int(stay.get("id_room_type")) == room_type_id
+            and str(stay.get("checkin_date"))[:10] == request.checkin.isoformat()
+            and str(stay.get("checkout_date"))[:10] == request.checkout.isoformat()
+        )
+        mark = _request_mark(request.request_id)
+        remarks = (r.get("message") if isinstance(r, dict) else r for r in _as_list(assoc.get("remarks")))
+        return same_stay and any(mark in str(text or "") for text in remarks)
 
     def get_booking(self, reference: str) -> Booking:
         detail, order = self._load(reference)
@@ -869,6 +937,10 @@ def _day(value: Any) -> date:
 
 def _strip_html(text: str) -> str:
     return re.sub(r"\s+", " ", html.unescape(_TAG_RE.sub(" ", text or ""))).strip()
+
+
+def _request_mark(request_id: str) -> str:
+    return f"request {request_id}"
 
 
 def _split_name(name: str) -> tuple[str, str]:

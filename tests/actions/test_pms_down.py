@@ -1,6 +1,7 @@
-"""The PMS failing: every action says utter_pms_unavailable instead of
-crashing, and the gateway's circuit breaker opens after fail_max failures so
-later calls fail fast without touching the PMS; business outcomes never trip it."""
+"""The PMS failing: every reading action says utter_pms_unavailable instead of
+crashing (writes are saved for later: test_saved_requests.py), and the
+gateway's circuit breaker opens after fail_max failures so later calls fail
+fast without touching the PMS; business outcomes never trip it."""
 from __future__ import annotations
 
 import os
@@ -13,45 +14,19 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.booking import (
     ActionCancelReservation,
     ActionCheckAvailability,
-    ActionCreateBooking,
     ActionOfferCancellation,
     ActionReservationStatus,
     ValidateReservationForm,
 )
 from actions.booking_ref import ValidateStatusForm
 from actions.hotel_info import ActionShowRoomOptions
-from actions.late_checkout import ActionConfirmLateCheckout, ActionOfferLateCheckout
+from actions.late_checkout import ActionOfferLateCheckout
 from actions.payment import ActionConfirmPayment
 from actions.pms.base import BookingNotFound, PMSUnavailable
 from actions.pms.gateway import PMSGateway, build_breaker, gateway, use_gateway
 from actions.pms.local import LocalPMS
+from tests.actions.broken_pms import BrokenPMS
 from tests.conftest import TODAY, make_tracker, run_action
-
-PMS_METHODS = ("list_room_types", "check_availability", "create_booking", "get_booking", "cancel_booking",
-               "confirm_payment", "late_checkout_available", "set_late_checkout")
-
-
-class BrokenPMS(LocalPMS):
-    """A real LocalPMS that can be switched off: while ``down`` every call
-    fails like a lost database connection, and is counted."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.down = True
-        self.attempts = 0
-
-    def __getattribute__(self, name):
-        attribute = super().__getattribute__(name)
-        if name in PMS_METHODS:
-            def guarded(*args, **kwargs):
-                self.attempts += 1
-                if self.down:
-                    raise ConnectionError("database connection lost")
-                return attribute(*args, **kwargs)
-            guarded.__name__ = name
-            return guarded
-        return attribute
-
 
 @pytest.fixture
 def broken(tmp_path) -> BrokenPMS:
@@ -61,23 +36,21 @@ def broken(tmp_path) -> BrokenPMS:
 
 
 STAY = {"checkin": "2026-12-05", "checkout": "2026-12-08", "guests": 2}
-CASES = [
+CASES = [  # reads, and the payment notice (the guest must see the result, no promise to keep)
     (ActionCheckAvailability, STAY),
-    (ActionCreateBooking, {**STAY, "room_type": "double", "guest_name": "Ana López"}),
     (ActionReservationStatus, {"booking_ref": "BK100002"}),
     (ActionOfferCancellation, {"booking_ref": "BK100002"}),
-    (ActionCancelReservation, {"booking_ref": "BK100002", "pending_confirmation": "cancellation"}),
     (ActionOfferLateCheckout, {"booking_ref": "BK100001"}),
-    (ActionConfirmLateCheckout, {"booking_ref": "BK100001", "pending_confirmation": "late_checkout"}),
     (ActionConfirmPayment, {"booking_ref": "BK100002"}),
     (ActionShowRoomOptions, {}),
 ]
 
 
 @pytest.mark.parametrize("action_class, slots", CASES, ids=[c[0].__name__ for c in CASES])
-async def test_actions_say_the_pms_is_unavailable(broken, action_class, slots):
+async def test_actions_say_the_pms_is_unavailable(broken, saved_queue, action_class, slots):
     result = await run_action(action_class(), make_tracker(slots=slots))
     assert result.responses == ["utter_pms_unavailable"]
+    assert await saved_queue.size() == 0  # nothing promised, nothing saved
     assert broken.attempts >= 1
     # nothing half-done: no booking reference handed out, no confirmation left pending
     assert result.slot("booking_ref") == "missing"
@@ -95,7 +68,7 @@ async def test_real_database_failure(tmp_path):
     result = await run_action(ActionReservationStatus(), make_tracker(slots={"booking_ref": "BK100002"}))
     assert result.responses == ["utter_pms_unavailable"]
     result = await run_action(ActionCancelReservation(), make_tracker(slots={"booking_ref": "BK100002", "pending_confirmation": "cancellation"}))
-    assert result.responses == ["utter_pms_unavailable"]
+    assert result.responses == ["utter_request_saved"]
 
 
 async def test_form_validation_lets_a_well_formed_reference_through(broken):

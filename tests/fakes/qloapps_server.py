@@ -376,6 +376,10 @@ class FakeQloApps:
             if name == "orders" and method == "GET" and object_id is not None:
                 order = self.orders.get(object_id)
                 return (200, {"order": self._order_fields(order)}) if order else (404, None)
+            if name == "orders" and method == "GET":
+                return self._list(query, "orders", {o.id: {"id_customer": o.id_customer} for o in self.orders.values()})
+            if name == "customers" and method == "GET" and object_id is None:
+                return self._list(query, "customers", {cid: {"email": c["email"]} for cid, c in self.customers.items()})
         raise _WsError(400, f"Resource of type \"{name}\" does not exists. Did you mean: ...?", 16)
 
     # -- resources -------------------------------------------------------------------
@@ -410,6 +414,28 @@ class FakeQloApps:
             return 200, ({"room_types": [{"id": rt.id} for rt in items]} if items else [])
         full = [self._room_type_fields(rt) for rt in items]
         return 200, ({"room_types": full} if full else [])
+
+    @staticmethod
+    def _list(query: dict, node: str, rows: dict[int, dict]) -> tuple[int, Any]:
+        """A list with PrestaShop's ``filter[field]=[value]``, ``sort=[id_ASC|id_DESC]``
+        and ``limit=N``; only ids are returned (``display=[id]`` or no display)."""
+        ids = sorted(rows)
+        for key, wanted in query.items():
+            if not key.startswith("filter["):
+                continue
+            field_name = key[len("filter["):-1]
+            if not (wanted.startswith("[") and wanted.endswith("]")):
+                raise _WsError(400, f"The \"{field_name}\" field filter is not valid", 0)
+            if any(field_name not in row for row in rows.values()) and rows:
+                raise _WsError(400, f"Unable to filter by unavailable field: {field_name}", 0)
+            ids = [i for i in ids if str(rows[i][field_name]) == wanted[1:-1]]
+        if query.get("sort") == "[id_DESC]":
+            ids.reverse()
+        if query.get("limit", "").isdigit():
+            ids = ids[: int(query["limit"])]
+        if query.get("display") not in (None, "[id]"):
+            raise _WsError(400, "fake: only display=[id] is supported on this list", 0)
+        return 200, ({node: [{"id": i} for i in ids]} if ids else [])
 
     def _get_configurations(self, query: dict) -> tuple[int, Any]:
         wanted = query.get("filter[name]")

@@ -645,3 +645,58 @@ def test_constructor_validation():
         QloAppsPMS("http://localhost", "key", 1, room_type_map={"penthouse": 3})
     with pytest.raises(ValueError):
         QloAppsPMS("http://localhost", "key", 1, order_state_ids={"refunded": 7})
+
+
+# -- retried bookings (idempotency by request id) ----------------------------------------------
+def saved(request_id: str, replay: bool, room_type="suite", name="Ana García", contact="ana@example.com",
+          checkin=IN, checkout=OUT) -> BookingRequest:
+    return BookingRequest(name, room_type, checkin, checkout, 2, contact, request_id=request_id, replay=replay)
+
+
+def test_request_id_travels_in_the_remark(pms, server):
+    pms.create_booking(saved("req-1", replay=False))
+    assert "request req-1" in server.calls("POST", "bookings")[-1].json()["booking"]["remark"]
+    assert server.calls("GET", "customers") == []  # a first attempt does not look for earlier ones
+
+
+def test_replay_of_a_booking_that_reached_qloapps_returns_it(pms, server):
+    """The first attempt booked the only suite; its answer was lost. The retry
+    must not book again (and must not answer 'no availability' either)."""
+    first = pms.create_booking(saved("req-2", replay=False))
+    posts = len(server.calls("POST", "bookings"))
+    again = pms.create_booking(saved("req-2", replay=True))
+    assert again == first
+    assert len(server.calls("POST", "bookings")) == posts
+    assert len(server.orders) == 1
+    customers = server.calls("GET", "customers")[-1].query
+    assert customers["filter[email]"] == "[ana@example.com]"
+
+
+def test_replay_that_never_reached_qloapps_books(pms, server):
+    other = pms.create_booking(saved("req-other", replay=False, room_type="double"))  # same guest, other request
+    booking = pms.create_booking(saved("req-3", replay=True))
+    assert booking.reference != other.reference
+    assert booking.room_type == "suite"
+    assert len(server.orders) == 2
+
+
+def test_replay_does_not_take_another_guests_booking_of_the_same_stay(pms, server):
+    pms.create_booking(saved("req-4", replay=False, room_type="double", name="Luis Pérez", contact="luis@example.com"))
+    booking = pms.create_booking(saved("req-4", replay=True, room_type="double"))
+    assert server.orders[order_id(booking.reference)].id_customer != server.orders[1].id_customer
+    assert len(server.orders) == 2
+
+
+def test_replay_without_permission_to_list_customers_books_anyway(pms, server, caplog):
+    server.fail_next(401, resource="customers")
+    with caplog.at_level(logging.WARNING, logger="actions.pms.qloapps"):
+        booking = pms.create_booking(saved("req-5", replay=True))
+    assert booking.room_type == "suite"
+    assert any("earlier attempt" in record.getMessage() for record in caplog.records)
+
+
+def test_replay_while_qloapps_is_down_is_unavailable(pms, server):
+    server.fail_next(503, resource="customers")
+    with pytest.raises(PMSUnavailable):
+        pms.create_booking(saved("req-6", replay=True))
+    assert server.calls("POST", "bookings") == []

@@ -9,6 +9,7 @@ from collections import Counter
 from decimal import Decimal
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from actions.pms.base import (
     PMS,
@@ -371,3 +372,77 @@ def test_separate_instances_on_one_database_never_overbook(tmp_path):
     assert outcomes == Counter(booked=1, full=5)
     references = [b.reference for b in earlier + booked]
     assert occupancy(first, references, "family", checkin) == INVENTORY["family"]
+
+
+# --- request ids: a retried booking is not made twice ---------------------------------------
+def with_id(request_id: str, **kwargs) -> BookingRequest:
+    from dataclasses import replace
+
+    return replace(request(**kwargs), request_id=request_id)
+
+
+def test_same_request_id_returns_the_first_booking(pms):
+    first = pms.create_booking(with_id("r-1", room_type="suite"))
+    left_after_first = left(pms, "suite", D(2026, 12, 1), D(2026, 12, 3))
+    again = pms.create_booking(with_id("r-1", room_type="suite"))
+    assert again == first
+    assert left(pms, "suite", D(2026, 12, 1), D(2026, 12, 3)) == left_after_first
+
+
+def test_the_last_room_booked_by_the_first_attempt_is_still_returned(pms):
+    fill(pms, "suite", D(2026, 12, 1), D(2026, 12, 3), left(pms, "suite", D(2026, 12, 1), D(2026, 12, 3)) - 1)
+    last = pms.create_booking(with_id("r-last", room_type="suite"))
+    assert pms.create_booking(with_id("r-last", room_type="suite")) == last  # not NoAvailability
+
+
+def test_a_request_id_reused_for_another_stay_is_refused(pms):
+    pms.create_booking(with_id("r-2"))
+    with pytest.raises(ValueError, match="already used"):
+        pms.create_booking(with_id("r-2", checkin=D(2026, 12, 10), checkout=D(2026, 12, 12)))
+
+
+def test_bookings_without_request_id_are_independent(pms):
+    assert pms.create_booking(request()).reference != pms.create_booking(request()).reference
+
+
+def test_same_request_id_from_two_processes_books_once(tmp_path):
+    """Two PMS objects on one database file stand for two action-server processes."""
+    url = f"sqlite:///{tmp_path / 'shared.sqlite3'}"
+    first, second = LocalPMS(url, clock=lambda: TODAY), LocalPMS(url, clock=lambda: TODAY, seed=False)
+    results = []
+    threads = [threading.Thread(target=lambda p=p: results.append(p.create_booking(with_id("r-3"))))
+               for p in (first, second, first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len({booking.reference for booking in results}) == 1
+
+
+def test_an_older_database_gets_the_request_id_column(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.sqlite3"
+    LocalPMS(f"sqlite:///{path}", clock=lambda: TODAY)
+    with sqlite3.connect(path) as db:  # back to the schema of the first release
+        db.execute("DROP INDEX ix_bookings_request_id")
+        db.execute("ALTER TABLE bookings DROP COLUMN request_id")
+    pms = LocalPMS(f"sqlite:///{path}", clock=lambda: TODAY)
+    assert pms.get_booking("BK100001").reference == "BK100001"
+    first = pms.create_booking(with_id("r-4"))
+    assert pms.create_booking(with_id("r-4")) == first
+    with sqlite3.connect(path) as db:
+        indexes = {row[1]: row[2] for row in db.execute("PRAGMA index_list(bookings)")}
+    assert indexes.get("ix_bookings_request_id") == 1  # unique
+
+
+def test_database_down_at_start_is_set_up_when_it_comes_back(tmp_path):
+    """The action server may start before its PMS database answers."""
+    path = tmp_path / "late.sqlite3"
+    path.mkdir()  # a directory where the database file should be: unusable
+    pms = LocalPMS(f"sqlite:///{path}", clock=lambda: TODAY)
+    with pytest.raises(OperationalError):  # the gateway turns it into PMSUnavailable
+        pms.get_booking("BK100001")
+    path.rmdir()
+    assert pms.get_booking("BK100001").guest_name == "Lucía Fernández"
+    assert pms.create_booking(request()).status is BookingStatus.PENDING_PAYMENT
