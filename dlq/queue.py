@@ -10,6 +10,7 @@ from typing import Any, Callable, List, Mapping, Optional, Sequence
 from dlq import backoff
 from dlq.config import DLQSettings
 from dlq.entry import (
+    ID_PATTERN,
     PERMANENT,
     QUEUED,
     DeadLetter,
@@ -156,6 +157,8 @@ class DeadLetterQueue:
 
     async def _load_current(self, entry_id: str, claim: Optional[str]) -> Optional[DeadLetter]:
         """The stored entry, or None if it is gone or no longer held under ``claim``."""
+        if not _is_entry_id(entry_id):
+            return None
         fields = await self.store.load(entry_id)
         if fields is None:
             return None
@@ -166,6 +169,8 @@ class DeadLetterQueue:
 
     async def succeed(self, entry_id: str, *, claim: Optional[str] = None) -> bool:
         """The retry worked: the entry is removed. False if it was gone or its lease was lost."""
+        if not _is_entry_id(entry_id):
+            return False
         if claim is None:
             fields = await self.store.load(entry_id)
             if fields is None:
@@ -249,6 +254,8 @@ class DeadLetterQueue:
 
     async def get(self, entry_id: str) -> Optional[DeadLetter]:
         """The entry wherever it is: queue, spool or permanent table (not requeued)."""
+        if not _is_entry_id(entry_id):
+            return None
         fields = await self.store.load(entry_id)
         if fields is not None:
             return _decoded_or_none(fields)
@@ -273,6 +280,8 @@ class DeadLetterQueue:
     async def retry_now(self, entry_id: str) -> Optional[DeadLetter]:
         """Queued: due now. Being retried: left alone (returned as is). Permanent:
         back into the queue, due now, with its attempts reset. None if unknown."""
+        if not _is_entry_id(entry_id):
+            return None
         now = self.clock()
         fields = await self.store.load(entry_id)
         if fields is not None:
@@ -316,3 +325,8 @@ def _decoded_or_none(stored: Any) -> Optional[DeadLetter]:
     except CorruptEntry as exc:
         logger.warning("DLQ %s", exc)
         return None
+
+
+def _is_entry_id(entry_id: object) -> bool:
+    """Ids come from staff tools too: anything else names no entry (and no Redis key)."""
+    return isinstance(entry_id, str) and bool(ID_PATTERN.match(entry_id))

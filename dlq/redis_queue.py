@@ -21,6 +21,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from dlq.config import safe_url
@@ -178,11 +179,11 @@ class RedisQueueStore:
         )
 
     async def load(self, entry_id: str) -> Optional[Dict[str, str]]:
-        key = self.message_key(entry_id)
         with self._errors():
-            if await self._redis.type(key) != "hash":
+            try:
+                return await self._redis.hgetall(self.message_key(entry_id)) or None
+            except ResponseError:  # WRONGTYPE: not a hash, so not an entry
                 return None
-            return await self._redis.hgetall(key) or None
 
     async def replace(self, entry: DeadLetter, expected_claim: str) -> bool:
         keys = [self.message_key(entry.id), self.schedule_key(entry.kind)]

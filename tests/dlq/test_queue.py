@@ -244,3 +244,14 @@ async def test_stop_cancels_handlers_that_outlast_the_grace_period(make_queue, b
     await asyncio.wait_for(started.wait(), timeout=5)
     await asyncio.wait_for(worker.stop(grace=0.1), timeout=5)
     assert (await queue.get(entry.id)).status == "retrying", "left to come back after its lease"
+
+
+@pytest.mark.parametrize("entry_id", ["", "../../etc/passwd", "a b", "x" * 65, "*", None])
+async def test_ids_that_name_no_entry_are_unknown(make_queue, backend, entry_id):
+    queue = make_queue(backend)
+    await enqueue(queue)
+    assert await queue.get(entry_id) is None
+    assert await queue.retry_now(entry_id) is None
+    assert await queue.succeed(entry_id) is False
+    assert await queue.fail(entry_id, "x") is None
+    assert await queue.size() == 1
