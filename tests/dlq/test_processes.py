@@ -21,7 +21,10 @@ async def test_two_processes_share_200_entries_without_running_any_twice(redis_c
     command = [sys.executable, "-m", "tests.dlq.worker_process", "count", redis_url, prefix, sqlite_url, KIND, "300"]
     workers = [subprocess.Popen(command, cwd=PROJECT) for _ in range(2)]
     try:
-        await asyncio.sleep(0.1)
+        deadline = time.monotonic() + 60
+        while await redis_client.get(f"{prefix}:ready") != "2":  # both imported and connected: start together
+            assert time.monotonic() < deadline and all(w.poll() is None for w in workers), "a worker did not start"
+            await asyncio.sleep(0.02)
         await redis_client.set(f"{prefix}:go", "1")
         for worker in workers:
             assert await asyncio.to_thread(worker.wait, 90) == 0

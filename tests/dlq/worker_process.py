@@ -2,7 +2,7 @@
 
     python -m tests.dlq.worker_process <mode> <redis_url> <prefix> <database_url> <kind> <lease_seconds>
 
-mode "count": waits for the key <prefix>:go, then retries until the queue is
+mode "count": adds 1 to <prefix>:ready, waits for the key <prefix>:go, then retries until the queue is
 empty; each handler call adds 1 to <prefix>:calls[<entry id>] and to
 <prefix>:by_process[<pid>].
 mode "hang": claims one entry, sets <prefix>:hung to its id and hangs in the
@@ -40,6 +40,7 @@ async def main(mode: str, redis_url: str, prefix: str, database_url: str, kind: 
         await worker.run_once()
         return
     deadline = time.monotonic() + 60
+    await probe.incr(f"{prefix}:ready")
     while not await probe.exists(f"{prefix}:go"):
         await asyncio.sleep(0.01)
     while await queue.size() and time.monotonic() < deadline:
