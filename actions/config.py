@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +48,8 @@ def _number(name: str, default: float, kind: type = int, minimum: float = 0) -> 
         return default
     try:
         value = kind(raw)
+        if not math.isfinite(value):
+            raise ValueError(raw)
     except ValueError:
         raise ConfigError(f"{name}: expected {'a whole number' if kind is int else 'a number'}, got {raw!r}") from None
     if value < minimum:

@@ -55,18 +55,17 @@ class PMSGateway:
     def _guarded_call(self, method: Callable[..., T], *args, **kwargs) -> T:
         operation = getattr(method, "__name__", "unknown")
         attempted = False
-
-        def timed(*call_args, **call_kwargs) -> T:
-            nonlocal attempted
-            attempted = True
-            started = time.perf_counter()
-            try:
-                return method(*call_args, **call_kwargs)
-            finally:
-                metrics.PMS_LATENCY.labels(operation=operation).observe(time.perf_counter() - started)
-
         try:
-            result = self.breaker.call(timed, *args, **kwargs)
+            # ``calling()`` checks the state under the breaker's lock but runs the
+            # call outside it; ``breaker.call`` would hold the lock for the whole
+            # call and make this process's PMS calls wait for each other.
+            with self.breaker.calling():
+                attempted = True
+                started = time.perf_counter()
+                try:
+                    result = method(*args, **kwargs)
+                finally:
+                    metrics.PMS_LATENCY.labels(operation=operation).observe(time.perf_counter() - started)
         except pybreaker.CircuitBreakerError as exc:
             if attempted:  # this failure is the one that opened the circuit
                 metrics.record_call(operation, "failure")

@@ -188,3 +188,21 @@ async def test_redis_back_the_state_is_shared_again(tmp_path, caplog):
     messages = [r.getMessage() for r in caplog.records]
     assert sum("Redis unreachable" in m for m in messages) == 1
     assert sum("reachable again" in m for m in messages) == 1
+
+
+async def test_slow_calls_do_not_wait_for_each_other():
+    """pybreaker's ``call`` holds the breaker's lock during the call: four 0.5 s
+    calls would take 2 s. The gateway only holds it to check and record."""
+    import asyncio
+
+    class SlowPMS:
+        def get_booking(self, reference: str) -> str:
+            time.sleep(0.5)
+            return reference
+
+    pms = SlowPMS()
+    gateway = PMSGateway(pms, build_breaker())
+    started = time.monotonic()
+    results = await asyncio.gather(*(gateway.call(pms.get_booking, f"BK00000{i}") for i in range(4)))
+    assert results == [f"BK00000{i}" for i in range(4)]
+    assert time.monotonic() - started < 1.5
