@@ -6,13 +6,16 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import threading
+import time
 from pathlib import Path
 from typing import Callable, Optional, TypeVar
 
 from sqlalchemy import MetaData, create_engine
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 
 METADATA = MetaData()
+SCHEMA_ATTEMPTS = 3
 Result = TypeVar("Result")
 
 
@@ -45,7 +48,16 @@ class Database:
             return
         with self._schema_lock:
             if not self._schema_ready:
-                METADATA.create_all(self.engine)
+                for attempt in range(SCHEMA_ATTEMPTS):
+                    try:
+                        METADATA.create_all(self.engine)
+                        break
+                    except DBAPIError:
+                        # another process created a table between our check and our CREATE
+                        # ("already exists"); checking again finds it. A real problem raises again.
+                        if attempt == SCHEMA_ATTEMPTS - 1:
+                            raise
+                        time.sleep(0.1)
                 self._schema_ready = True
 
     def transaction(self, work: Callable[[Connection], Result]) -> Result:
