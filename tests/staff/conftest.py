@@ -38,9 +38,9 @@ def domain():
     return scenario.load_domain()
 
 
-@pytest.fixture
-def postgres_url():
-    """A PostgreSQL database of this test's own, dropped afterwards."""
+@pytest.fixture(scope="session")
+def postgres_database():
+    """A PostgreSQL database of this test session's own, dropped at the end."""
     name = f"staff_test_{uuid.uuid4().hex[:12]}"
     try:
         admin = psycopg2.connect(f"{POSTGRES_SERVER}/postgres", connect_timeout=5)
@@ -53,6 +53,19 @@ def postgres_url():
     with admin.cursor() as cursor:
         cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     admin.close()
+
+
+@pytest.fixture
+def postgres_url(postgres_database):
+    """The session's database, emptied after each test (quicker than a database per test)."""
+    yield postgres_database
+    connection = psycopg2.connect(postgres_database, connect_timeout=5)
+    connection.autocommit = True
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                       "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        cursor.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    connection.close()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -170,6 +170,7 @@ def test_hash_password_from_stdin():
     assert run("hash-password", stdin="\n")[0] == 2  # empty password
 
 
+@pytest.mark.parametrize("tracker_url", ["postgresql"], indirect=True)
 def test_module_entry_point_and_bad_configuration(console_env):
     env = {**os.environ, **console_env, "STAFF_TIMEZONE": "Nowhere/Town"}
     done = subprocess.run([sys.executable, "-m", "staff", "conversations"], cwd=ROOT, env=env,
