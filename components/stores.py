@@ -8,7 +8,8 @@ Rasa 3.6 imports and builds them, and they delegate to Rasa's own stores:
   ``postgresql://rasa:pw@postgres:5432/rasa``, driver psycopg2), else the
   embedded SQLite file ``var/tracker.sqlite3``.
 - ``EnvironmentLockStore``: Rasa's ``RedisLockStore`` on ``LOCK_STORE_URL``
-  (``redis://[:password@]host:6379/1``, ``rediss://`` for TLS), else Rasa's
+  (``redis://[:password@]host:6379/1``, ``rediss://`` for TLS), with its
+  lock updates made atomic (``AtomicRedisLockStore``), else Rasa's
   ``InMemoryLockStore`` (one Rasa process only).
 
 Rasa's own ``${VAR}`` expansion in endpoints.yml fails on unset variables, so
@@ -17,14 +18,16 @@ Passwords never reach the logs: URLs are logged with the password masked.
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Text
+from typing import Any, Callable, Optional, Text, Tuple, Union
 from urllib.parse import unquote, urlsplit
 
-from rasa.core.lock_store import InMemoryLockStore, LockStore, RedisLockStore, TicketLock
+import redis
+from rasa.core.lock_store import LOCK_LIFETIME, InMemoryLockStore, LockError, LockStore, RedisLockStore, TicketLock
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.utils.endpoints import EndpointConfig
@@ -168,6 +171,81 @@ class EnvironmentSQLTrackerStore(SQLTrackerStore):
         super().__init__(domain=domain, host=settings.tracker_store_url, event_broker=event_broker, **kwargs)
 
 
+DELETE = "delete"  # _change_lock: remove the lock from Redis
+LockChange = Callable[[Optional[TicketLock]], Tuple[Union[TicketLock, str, None], Any]]
+
+
+class AtomicRedisLockStore(RedisLockStore):
+    """Rasa's ``RedisLockStore`` whose every read-change-write of a lock is one
+    Redis transaction (WATCH/MULTI/EXEC, retried when another process changed
+    the lock meanwhile).
+
+    Rasa 3.6's ``RedisLockStore`` reads a conversation's lock, changes it and
+    writes it back in separate commands. Two Rasa processes taking a ticket for
+    the same conversation at the same moment can then both get the first
+    ticket and run both turns at once; the SQL tracker store keeps one turn's
+    events and drops the other's (RasaHQ/rasa#9213; benchmarks/lock_store_bench.py
+    reproduces it). Same keys and format as ``RedisLockStore``.
+    """
+
+    def _change_lock(self, conversation_id: Text, change: LockChange) -> Any:
+        """Apply ``change(lock) -> (new lock | DELETE | None for unchanged, result)`` atomically."""
+        key = self.key_prefix + conversation_id
+        with self.red.pipeline() as pipe:
+            while True:
+                try:
+                    pipe.watch(key)
+                    stored = pipe.get(key)
+                    lock = TicketLock.from_dict(json.loads(stored)) if stored else None
+                    new_lock, result = change(lock)
+                    pipe.multi()
+                    if new_lock == DELETE:
+                        pipe.delete(key)
+                    elif new_lock is not None:
+                        pipe.set(key, new_lock.dumps())
+                    pipe.execute()
+                    return result
+                except redis.WatchError:
+                    continue
+
+    def issue_ticket(self, conversation_id: Text, lock_lifetime: float = LOCK_LIFETIME) -> int:
+        def take_ticket(lock: Optional[TicketLock]) -> Tuple[TicketLock, int]:
+            lock = lock or self.create_lock(conversation_id)
+            return lock, lock.issue_ticket(lock_lifetime)
+
+        try:
+            return self._change_lock(conversation_id, take_ticket)
+        except Exception as error:  # as Rasa's LockStore.issue_ticket does
+            raise LockError(f"Error while acquiring lock. Error:\n{error}") from error
+
+    def update_lock(self, conversation_id: Text) -> None:
+        def drop_expired(lock: Optional[TicketLock]) -> Tuple[Optional[TicketLock], None]:
+            if lock is not None:
+                lock.remove_expired_tickets()
+            return lock, None
+
+        self._change_lock(conversation_id, drop_expired)
+
+    def finish_serving(self, conversation_id: Text, ticket_number: int) -> None:
+        def drop_ticket(lock: Optional[TicketLock]) -> Tuple[Optional[TicketLock], None]:
+            if lock is not None:
+                lock.remove_ticket_for(ticket_number)
+            return lock, None
+
+        self._change_lock(conversation_id, drop_ticket)
+
+    def cleanup(self, conversation_id: Text, ticket_number: int) -> None:
+        """Drop the ticket and, in the same transaction, the lock if nobody else waits."""
+
+        def drop_ticket_and_idle_lock(lock: Optional[TicketLock]) -> Tuple[Union[TicketLock, str, None], None]:
+            if lock is None:
+                return None, None
+            lock.remove_ticket_for(ticket_number)
+            return (lock if lock.is_someone_waiting() else DELETE), None
+
+        self._change_lock(conversation_id, drop_ticket_and_idle_lock)
+
+
 def build_lock_store(settings: StoreSettings) -> LockStore:
     """Rasa's ``RedisLockStore`` when a Redis address is set, else ``InMemoryLockStore``."""
     address = settings.lock_store
@@ -175,7 +253,7 @@ def build_lock_store(settings: StoreSettings) -> LockStore:
         logger.info("Lock store: in memory (one Rasa process only; set LOCK_STORE_URL to share it)")
         return InMemoryLockStore()
     logger.info("Lock store: Redis at %s:%s db %s", address.host, address.port, address.db)
-    return RedisLockStore(
+    return AtomicRedisLockStore(
         host=address.host,
         port=address.port,
         db=address.db,
@@ -186,13 +264,27 @@ def build_lock_store(settings: StoreSettings) -> LockStore:
 
 
 class EnvironmentLockStore(LockStore):
-    """Rasa's lock store interface, delegating to the store ``LOCK_STORE_URL`` selects."""
+    """Rasa's lock store interface, delegating to the store ``LOCK_STORE_URL`` selects
+    (``AtomicRedisLockStore``, else ``InMemoryLockStore``). Every operation that
+    changes a lock goes to the backend, so the backend's atomic versions are used."""
 
     def __init__(
         self, endpoint_config: Optional[EndpointConfig] = None, settings: Optional[StoreSettings] = None
     ) -> None:
         self.backend = build_lock_store(settings or StoreSettings.from_env())
         super().__init__()
+
+    def issue_ticket(self, conversation_id: Text, lock_lifetime: float = LOCK_LIFETIME) -> int:
+        return self.backend.issue_ticket(conversation_id, lock_lifetime)
+
+    def update_lock(self, conversation_id: Text) -> None:
+        self.backend.update_lock(conversation_id)
+
+    def finish_serving(self, conversation_id: Text, ticket_number: int) -> None:
+        self.backend.finish_serving(conversation_id, ticket_number)
+
+    def cleanup(self, conversation_id: Text, ticket_number: int) -> None:
+        self.backend.cleanup(conversation_id, ticket_number)
 
     def get_lock(self, conversation_id: Text) -> Optional[TicketLock]:
         return self.backend.get_lock(conversation_id)

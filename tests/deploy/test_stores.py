@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import List
 
 import psycopg2
@@ -19,6 +21,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 
 from components.stores import (
     DEFAULT_TRACKER_DB,
+    AtomicRedisLockStore,
     EnvironmentLockStore,
     EnvironmentSQLTrackerStore,
     RedisAddress,
@@ -122,7 +125,8 @@ async def test_redis_lock_store_serialises_a_conversation_across_two_stores(stor
     store_env.setenv("LOCK_STORE_URL", REDIS_URL)
     endpoints = read_endpoints_from_path(ENDPOINTS)
     one, other = LockStore.create(endpoints.lock_store), LockStore.create(endpoints.lock_store)
-    assert isinstance(one, EnvironmentLockStore) and isinstance(one.backend, RedisLockStore)
+    assert isinstance(one, EnvironmentLockStore) and isinstance(one.backend, AtomicRedisLockStore)
+    assert isinstance(one.backend, RedisLockStore)  # same keys and format as Rasa's
     conversation_id = f"deploy-{uuid.uuid4().hex}"
     lock_key = one.backend.key_prefix + conversation_id
 
@@ -139,6 +143,39 @@ async def test_redis_lock_is_visible_in_redis_while_held(store_env, redis_client
     async with store.lock(conversation_id):
         assert redis_client.exists(store.backend.key_prefix + conversation_id)
     assert not redis_client.exists(store.backend.key_prefix + conversation_id)
+
+
+def test_tickets_stay_distinct_and_locks_are_cleaned_up_when_four_stores_race(store_env, redis_client):
+    """Rasa's own RedisLockStore reads, changes and writes a lock in separate
+    commands, so racing processes can get the same ticket (RasaHQ/rasa#9213);
+    AtomicRedisLockStore does each change in one transaction."""
+    store_env.setenv("LOCK_STORE_URL", REDIS_URL)
+    endpoints = read_endpoints_from_path(ENDPOINTS)
+    stores = [LockStore.create(endpoints.lock_store) for _ in range(4)]  # as four Rasa processes would
+    assert all(isinstance(store.backend, AtomicRedisLockStore) for store in stores)
+    conversation_id = f"deploy-{uuid.uuid4().hex}"
+    workers, per_worker = 8, 10
+    start_together = threading.Barrier(workers)
+
+    def take_tickets(store: LockStore) -> List[int]:
+        start_together.wait()
+        return [store.issue_ticket(conversation_id) for _ in range(per_worker)]
+
+    with ThreadPoolExecutor(workers) as pool:
+        tickets = [ticket for batch in pool.map(take_tickets, stores * 2) for ticket in batch]
+
+    assert sorted(tickets) == list(range(workers * per_worker))
+    assert len(stores[0].get_lock(conversation_id).tickets) == workers * per_worker
+
+    def clean_up(batch: List[int]) -> None:
+        start_together.wait()
+        for ticket in batch:
+            stores[ticket % len(stores)].cleanup(conversation_id, ticket)
+
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(clean_up, [tickets[i::workers] for i in range(workers)]))
+
+    assert not redis_client.exists(stores[0].backend.key_prefix + conversation_id)
 
 
 async def test_in_memory_lock_stores_do_not_see_each_other(store_env):
