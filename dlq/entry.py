@@ -28,10 +28,17 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
+SECRET_PARAMETER = re.compile(r"(?i)\b([a-z_]*(?:token|key|secret|password|signature)[a-z_]*)=[^&\s\"']+")
+URL_PASSWORD = re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^:/@\s]*:)[^@\s]+@")
+
+
 def short_error(error: Any) -> str:
-    """An error as a short one-line string: 'Type: message' for exceptions."""
+    """An error as a short one-line string ('Type: message' for exceptions), with
+    secret-looking URL parameters and URL passwords masked: errors end up in
+    logs, the permanent table and the staff console."""
     text = f"{type(error).__name__}: {error}" if isinstance(error, BaseException) else str(error)
     text = " ".join(text.split())
+    text = URL_PASSWORD.sub(r"\1***@", SECRET_PARAMETER.sub(r"\1=***", text))
     return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 1] + "…"
 
 

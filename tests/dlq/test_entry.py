@@ -69,3 +69,11 @@ def test_errors_become_short_single_lines():
     assert short_error(ValueError("bad\n  thing")) == "ValueError: bad thing"
     long = short_error("x" * 5000)
     assert len(long) == 500 and long.endswith("…")
+
+
+def test_errors_do_not_carry_tokens_or_passwords():
+    error = ConnectionError("GET https://graph.test/v21.0/123/messages?access_token=EAAG123&x=1 failed; "
+                            "redis://:hunter2@cache:6379/0 refused; api_key=abc")
+    text = short_error(error)
+    assert "EAAG123" not in text and "hunter2" not in text and "abc" not in text
+    assert "access_token=***&x=1" in text and "redis://:***@cache:6379/0" in text and "api_key=***" in text
