@@ -21,7 +21,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
+from redis.exceptions import OutOfMemoryError, ReadOnlyError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from dlq.config import safe_url
@@ -109,12 +109,21 @@ return 'due'
 """
 
 
+# Redis answers but cannot take writes: full (OOM with noeviction), a read-only
+# replica after a failover, a replica cut off from its primary.
+REFUSING_WRITES = (OutOfMemoryError, ReadOnlyError)
+
+
 @contextlib.contextmanager
 def _unavailable_as_queue_error(url: str) -> Iterator[None]:
     try:
         yield
     except (RedisConnectionError, RedisTimeoutError, OSError) as exc:  # BusyLoadingError is a ConnectionError
         raise QueueUnavailable(f"DLQ Redis {safe_url(url)} unavailable: {type(exc).__name__}") from exc
+    except ResponseError as exc:
+        if isinstance(exc, REFUSING_WRITES) or str(exc).startswith("MASTERDOWN"):
+            raise QueueUnavailable(f"DLQ Redis {safe_url(url)} refuses writes: {str(exc)[:60]}") from exc
+        raise
 
 
 def _pairs(fields: Dict[str, str]) -> List[str]:

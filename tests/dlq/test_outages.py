@@ -142,3 +142,17 @@ async def test_a_spool_database_outage_does_not_stop_retries_from_redis(private_
     assert (report.succeeded, [e.id for e in handled]) == (1, [entry.id])
     assert caplog.text.count("spool database unavailable") == 1
     await queue.close()
+
+
+async def test_a_full_redis_spools_the_entry_instead_of_losing_it(private_queue, private_redis, clock):
+    import redis
+
+    queue = private_queue
+    admin = redis.Redis.from_url(private_redis.url)
+    admin.config_set("maxmemory", 1)  # noeviction: every write answers OOM
+    entry = await queue.enqueue(KIND, PAYLOAD, error="PMSUnavailable", reason="pms_unavailable")
+    assert [json.loads(spooled)["id"] for spooled in await queue.spool.list(10)] == [entry.id]
+    admin.config_set("maxmemory", 0)
+    admin.close()
+    clock.advance(60)
+    assert (await RetryWorker(queue, {KIND: lambda e: None}).run_once()).succeeded == 1
