@@ -9,9 +9,12 @@
   meets another test's;
 - ``ActionServer``: the real action server as a subprocess, restartable on
   the same port;
-- ``RasaStack``: that action server plus ``rasa run`` with the trained model
-  and one channel from a credentials file; the channel stacks
-  (tests/whatsapp/stack.py, tests/gmail/stack.py) add their fake API.
+- ``RasaStack``: that action server plus ``rasa run`` with the trained model,
+  the channels of a credentials file and the project's tracker store class
+  (``TRACKER_STORE_URL``: SQLite in the workdir unless given); the channel
+  stacks (tests/whatsapp/stack.py, tests/gmail/stack.py) add their fake API;
+- ``TcpProxy`` (a service that goes down or slows down while it runs) and
+  ``PostgresDatabase`` (a database of the test's own): fault injection.
 
 Trains nothing: the model must be at models/hotel.tar.gz.
 """
@@ -23,6 +26,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -216,7 +220,7 @@ class RasaStack:
     the same port, keeping its tracker store (SQLite in ``workdir``).
     """
 
-    channel_class = ""  # e.g. "connectors.whatsapp.WhatsAppInput"
+    channel_classes: tuple = ()  # e.g. ("connectors.whatsapp.WhatsAppInput",)
     health_path = ""  # e.g. "/webhooks/whatsapp/"
 
     def __init__(self, workdir: Path, extra_env: Optional[Dict[str, str]] = None) -> None:
@@ -249,18 +253,25 @@ class RasaStack:
     def start(self) -> "RasaStack":
         self.start_fakes()
         self.action.start()
-        (self.workdir / "credentials.yml").write_text(f"rest:\n{self.channel_class}:\nconnectors.metrics.MetricsInput:\n",
-                                                     encoding="utf-8")
-        (self.workdir / "endpoints.yml").write_text(
-            f'action_endpoint:\n  url: "{self.action.url}/webhook"\n'
-            f'tracker_store:\n  type: SQL\n  dialect: "sqlite"\n  db: "{self.workdir / "tracker.sqlite3"}"\n',
-            encoding="utf-8",
-        )
+        channels = "".join(f"{name}:\n" for name in self.channel_classes)
+        (self.workdir / "credentials.yml").write_text(f"rest:\n{channels}connectors.metrics.MetricsInput:\n", encoding="utf-8")
+        self.write_endpoints(self.action.url)
         self.start_rasa()
         return self
 
+    def write_endpoints(self, action_url: str) -> None:
+        """The action server Rasa calls (a ``TcpProxy`` in front of it, for instance)."""
+        (self.workdir / "endpoints.yml").write_text(
+            f'action_endpoint:\n  url: "{action_url}/webhook"\n'
+            "tracker_store:\n  type: components.stores.EnvironmentSQLTrackerStore\n",
+            encoding="utf-8",
+        )
+
     def rasa_environment(self) -> Dict[str, str]:
-        return dict(self.action.env, **self.channel_env(), **self.extra_env)
+        env = dict(self.action.env, TRACKER_STORE_URL=f"sqlite:///{self.workdir / 'tracker.sqlite3'}")
+        env.update(self.channel_env())
+        env.update(self.extra_env)
+        return env
 
     def spawn_rasa(self) -> subprocess.Popen:
         self.rasa_starts += 1
@@ -313,3 +324,129 @@ class RasaStack:
 
     def metrics(self) -> str:
         return requests.get(f"{self.rasa_url}/webhooks/metrics/", timeout=10).text
+
+
+# -- fault injection -------------------------------------------------------------------
+
+
+class TcpProxy:
+    """A TCP forwarder in front of a real service (PostgreSQL, the action server).
+
+    ``cut()`` drops every open connection and refuses new ones (the service
+    looks down to its clients while it keeps running); ``restore()`` listens
+    again on the same port. ``delay_seconds`` holds each new connection that
+    long before it is forwarded (a slow service).
+    """
+
+    def __init__(self, target_port: int, target_host: str = "127.0.0.1") -> None:
+        self.target = (target_host, target_port)
+        self.port = free_port()
+        self.delay_seconds = 0.0
+        self._listener: Optional[socket.socket] = None
+        self._open: List[socket.socket] = []
+        self._lock = threading.Lock()
+
+    def start(self) -> "TcpProxy":
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+        return self
+
+    restore = start
+
+    def cut(self) -> None:
+        with self._lock:
+            listener, self._listener = self._listener, None
+            sockets, self._open = self._open, []
+        if listener is not None:
+            listener.close()
+        for sock in sockets:
+            _close(sock)
+
+    stop = cut
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._forward, args=(client,), daemon=True).start()
+
+    def _forward(self, client: socket.socket) -> None:
+        if self.delay_seconds:
+            time.sleep(self.delay_seconds)
+        try:
+            upstream = socket.create_connection(self.target, timeout=5)
+            upstream.settimeout(None)
+        except OSError:
+            _close(client)
+            return
+        with self._lock:
+            if self._listener is None:  # cut meanwhile
+                _close(client)
+                _close(upstream)
+                return
+            self._open += [client, upstream]
+        for source, sink in ((client, upstream), (upstream, client)):
+            threading.Thread(target=_pump, args=(source, sink), daemon=True).start()
+
+
+def _pump(source: socket.socket, sink: socket.socket) -> None:
+    try:
+        while True:
+            data = source.recv(65536)
+            if not data:
+                break
+            sink.sendall(data)
+    except OSError:
+        pass
+    finally:
+        _close(source)
+        _close(sink)
+
+
+def _close(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    sock.close()
+
+
+class PostgresDatabase:
+    """A database of the test's own on the machine's PostgreSQL (trust auth), dropped afterwards."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 5432) -> None:
+        self.host, self.port = host, port
+        self.name = f"conn_test_{uuid.uuid4().hex[:12]}"
+
+    def _admin(self):
+        import psycopg2
+
+        connection = psycopg2.connect(host=self.host, port=self.port, user="postgres", dbname="postgres", connect_timeout=5)
+        connection.autocommit = True
+        return connection
+
+    def create(self) -> "PostgresDatabase":
+        connection = self._admin()
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(f'CREATE DATABASE "{self.name}"')
+        finally:
+            connection.close()
+        return self
+
+    def url(self, port: Optional[int] = None) -> str:
+        return f"postgresql://postgres@{self.host}:{port or self.port}/{self.name}"
+
+    def drop(self) -> None:
+        connection = self._admin()
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+        finally:
+            connection.close()

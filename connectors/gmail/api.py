@@ -7,6 +7,9 @@
     POST {base}/gmail/v1/users/{user}/messages/{id}/modify        {"addLabelIds", "removeLabelIds"}
     GET  {base}/gmail/v1/users/{user}/labels                      -> {"labels": [{"id", "name"}]}
     POST {base}/gmail/v1/users/{user}/labels                      {"name", ...} -> {"id", "name"}
+    POST {base}/gmail/v1/users/{user}/watch                       {"topicName", "labelIds"} -> {"historyId", "expiration"}
+    GET  {base}/gmail/v1/users/{user}/history?startHistoryId=&historyTypes=messageAdded&labelId=
+                                                   -> {"history": [{"id", "messagesAdded": [{"message"}]}], "historyId", "nextPageToken"}
 
 Retries 429, 5xx and connection errors with exponential backoff (honouring
 ``Retry-After``); on 401 the access token is renewed once. The token only
@@ -122,6 +125,36 @@ class GmailClient:
             "POST", "/labels", json={"name": name, "labelListVisibility": "labelShow", "messageListVisibility": "show"}
         )
         return str(created["id"])
+
+    async def watch(self, topic: str, label_ids: List[str]) -> Dict[str, Any]:
+        """users.watch: Gmail publishes mailbox changes to the Pub/Sub ``topic`` (renew within 7 days)."""
+        return await self.request("POST", "/watch", json={"topicName": topic, "labelIds": label_ids,
+                                                          "labelFilterBehavior": "include"})
+
+    async def added_since(self, start_history_id: str, label_id: str, limit: int) -> tuple[List[str], str]:
+        """Ids of messages added to ``label_id`` after ``start_history_id`` (oldest first) and the
+        mailbox's latest history id. A GmailError with status 404 means the start is too old."""
+        ids: List[str] = []
+        latest = start_history_id
+        page: Optional[str] = None
+        while len(ids) < limit:
+            params = {"startHistoryId": start_history_id, "historyTypes": "messageAdded", "labelId": label_id,
+                      "maxResults": str(min(500, limit))}
+            if page:
+                params["pageToken"] = page
+            answer = await self.request("GET", "/history", params=params)
+            latest = str(answer.get("historyId") or latest)
+            for record in answer.get("history") or []:
+                for added in record.get("messagesAdded") or []:
+                    message_id = str((added.get("message") or {}).get("id") or "")
+                    if message_id and message_id not in ids:
+                        ids.append(message_id)
+            page = answer.get("nextPageToken")
+            if not page:
+                break
+        if len(ids) >= limit:  # more than one batch: start from the same point next time
+            return ids[:limit], start_history_id
+        return ids, latest
 
     async def fetch_url(self, url: str, max_bytes: int) -> tuple[bytes, str]:
         """An image our own servers render (QR codes), without the Gmail token."""

@@ -1,7 +1,8 @@
 """The Rasa input channel for Gmail.
 
     GET  /webhooks/gmail/        health and counters
-    POST /webhooks/gmail/push    Pub/Sub push notification (users.watch): wakes the poller
+    POST /webhooks/gmail/push    Pub/Sub push notification (users.watch): wakes the poller,
+                                 which reads the mailbox history (mailbox_sync.py)
 
 The poller starts once the server and Rasa's agent are up
 (``after_server_start``) and stops with the server. Each new message is
@@ -26,9 +27,10 @@ from sanic.response import HTTPResponse
 from connectors import action_retry, channel_dlq, channel_metrics
 from connectors.gmail import compose, normalise
 from connectors.gmail.api import GmailClient, GmailError, ResponseTooLarge, b64url_decode
-from connectors.gmail.config import GmailConfig
+from connectors.gmail.config import ConfigError, GmailConfig
 from connectors.gmail.deadletter import KIND_INBOUND, KIND_SEND, error_summary, failure_reason, masked, send_payload
-from connectors.gmail.oauth import TokenProvider
+from connectors.gmail.mailbox_sync import MailboxSync, MalformedPush, parse_push
+from connectors.gmail.oauth import ServiceAccountTokenProvider, ServiceAccountError, TokenProvider
 from connectors.gmail.outbound import GmailOutput, resolve_choice
 from connectors.gmail.poller import Poller, search_label
 from connectors.gmail.store import build_store
@@ -71,8 +73,7 @@ class GmailInput(InputChannel):
 
     def __init__(self, config: GmailConfig, client: Optional[GmailClient] = None, store=None) -> None:
         self.config = config
-        tokens = TokenProvider(config.token_url, config.client_id, config.client_secret, config.refresh_token,
-                               config.http_timeout_seconds)
+        tokens = _token_provider(config)
         self.client = client or GmailClient(config.api_url, config.user_id, tokens, config.send_retries,
                                             config.retry_base_seconds, config.http_timeout_seconds)
         self.store = store or build_store(config.redis_url, config.redis_prefix, config.dedup_ttl_seconds)
@@ -80,14 +81,14 @@ class GmailInput(InputChannel):
         self._on_new_message: Optional[OnNewMessage] = None
         self._app = None
         self.poller = Poller(self, config.poll_seconds, config.max_messages_per_poll)
+        self.sync = MailboxSync(self.client, self._search_query, config.push_topic, config.watch_renew_seconds)
         self.address = config.address
         self.handled_label_id: Optional[str] = None
         self.hotel = _hotel(config.hotel_config)
-        self.offered: Dict[str, List[Dict[str, Any]]] = {}  # sender -> buttons of the last reply (this process)
         self.stats = {"processed": 0, "replied": 0, "dead_lettered": 0, "skipped": 0}
         if not config.enabled:
             logger.warning("Gmail channel is not configured (GMAIL_CLIENT_ID, GMAIL_CLIENT_SECRET, "
-                           "GMAIL_REFRESH_TOKEN): it stays off")
+                           "GMAIL_REFRESH_TOKEN, or GMAIL_SERVICE_ACCOUNT_FILE): it stays off")
         else:
             logger.info("Gmail channel polling %s every %ss", self.client.base, config.poll_seconds)
 
@@ -113,6 +114,10 @@ class GmailInput(InputChannel):
             given = request.args.get("token", "")
             if expected and not hmac.compare_digest(given.encode(), expected.encode()):
                 return response.text("bad token", status=403)
+            try:
+                self.sync.note_push(parse_push(request.json))
+            except (MalformedPush, ValueError) as exc:  # request.json raises on a body that is not JSON
+                return response.json({"error": f"not a Gmail push notification: {exc}"}, status=400)
             self.poller.wake.set()  # the notification only says "something changed": poll
             return response.json({"status": "ok"})
 
@@ -150,30 +155,37 @@ class GmailInput(InputChannel):
             self.handled_label_id = await self.client.label_id(self.config.handled_label)
         if not self.address:
             self.address = str((await self.client.profile()).get("emailAddress") or "").lower()
-        query = f"{self.config.query} -label:{search_label(self.config.handled_label)}".strip()
-        return await self.client.list_message_ids(query, limit)
+        return await self.sync.new_message_ids(limit, list(self.poller.failures))
 
-    async def handle(self, message_id: str, on_new_message: OnNewMessage, busy_raises: bool = False) -> None:
-        """Answer one mail (see poller.py). ``busy_raises``: when another poller holds the
-        mail, raise ``MailBusy`` instead of leaving it to that poller (the dead-letter worker)."""
+    def _search_query(self) -> str:
+        return f"{self.config.query} -label:{search_label(self.config.handled_label)}".strip()
+
+    async def handle(self, message_id: str, on_new_message: OnNewMessage, recovering: bool = False) -> None:
+        """Answer one mail (see poller.py). ``recovering`` (the dead-letter worker, for mail it
+        labelled itself): the label does not mean done, and a mail another poller holds
+        raises ``MailBusy`` instead of being left to that poller."""
         if await self.store.replied(message_id):
             channel_metrics.message(CHANNEL, "duplicate")
             await self.mark_handled(message_id)  # the label was lost last time
             return
         if not await self.store.claim(message_id):
-            if busy_raises:
+            if recovering:
                 raise MailBusy(f"Gmail message {message_id} is being handled elsewhere")
             return
         try:
-            email = await self.read(message_id)
+            minimal = await self.client.get_message(message_id, "minimal", 1024 * 1024)
+            labels = minimal.get("labelIds") or []
+            if not recovering and self.handled_label_id and self.handled_label_id in labels:
+                channel_metrics.message(CHANNEL, "duplicate")  # listed again by the history: already handled
+                return
+            email = await self.read(message_id, minimal)
             await self._answer(email, on_new_message)
             await self.mark_handled(message_id)
         finally:
             await self.store.release(message_id)
 
-    async def read(self, message_id: str) -> normalise.InboundEmail:
+    async def read(self, message_id: str, minimal: Dict[str, Any]) -> normalise.InboundEmail:
         limit = self.config.max_raw_bytes
-        minimal = await self.client.get_message(message_id, "minimal", 1024 * 1024)
         thread_id = str(minimal.get("threadId") or "")
         if int(minimal.get("sizeEstimate") or 0) <= limit:
             try:
@@ -200,7 +212,7 @@ class GmailInput(InputChannel):
             output.texts.append(EMPTY)
         else:
             text = email.text
-            choice = resolve_choice(text, self.offered.get(email.sender, []))
+            choice = resolve_choice(text, await self.store.offered(email.sender))
             metadata = {
                 "channel": "gmail",
                 "hotel": self.hotel,
@@ -213,7 +225,7 @@ class GmailInput(InputChannel):
             with channel_metrics.turn(CHANNEL):
                 await on_new_message(UserMessage(choice or text, output, email.sender, input_channel=self.name(),
                                                  message_id=email.gmail_id, metadata=metadata))
-            self.offered[email.sender] = output.buttons
+            await self.store.put_offered(email.sender, output.buttons)
         await self.reply(email, output)
 
     async def reply(self, email: normalise.InboundEmail, output: GmailOutput) -> None:
@@ -305,12 +317,23 @@ class GmailInput(InputChannel):
             raise AgentNotReady("no model loaded yet")
         on_new_message = self._on_new_message
         assert on_new_message is not None, "the blueprint was not built"
-        await self.handle(str(entry.payload["gmail_id"]), on_new_message, busy_raises=True)
+        await self.handle(str(entry.payload["gmail_id"]), on_new_message, recovering=True)
 
     async def _permanent(self, entry) -> None:
         what = "reply" if entry.kind == KIND_SEND else "mail"
         logger.error("Gmail %s %s could not be handled; dead-letter entry %s is permanent",
                      what, entry.payload.get("gmail_id"), entry.id)
+
+
+def _token_provider(config: GmailConfig) -> TokenProvider:
+    if not config.service_account_file:
+        return TokenProvider(config.token_url, config.client_id, config.client_secret, config.refresh_token,
+                             config.http_timeout_seconds)
+    try:
+        return ServiceAccountTokenProvider(config.service_account_file, config.user_id, config.token_url,
+                                           config.http_timeout_seconds)
+    except ServiceAccountError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _hotel(path: str) -> Dict[str, str]:

@@ -23,6 +23,7 @@ class GmailConfig:
     client_id: str = ""
     client_secret: str = field(default="", repr=False)
     refresh_token: str = field(default="", repr=False)
+    service_account_file: str = ""  # instead of the three above: a service-account key with domain-wide delegation
     user_id: str = "me"  # the mailbox (service accounts with delegation: the address)
     address: str = ""  # the bot's own address; its mail is never answered (empty: asked from the API)
     api_url: str = DEFAULT_API_URL
@@ -31,6 +32,8 @@ class GmailConfig:
     handled_label: str = "HotelBot/Handled"
     poll_seconds: float = 30.0  # 0: no polling, only the push endpoint
     push_token: str = field(default="", repr=False)  # ?token= the Pub/Sub push subscription must carry
+    push_topic: str = ""  # projects/<p>/topics/<t>: users.watch publishes there; polls then read history
+    watch_renew_seconds: float = 24 * 3600.0  # users.watch again this often (Gmail stops after 7 days)
     redis_url: str = ""
     redis_prefix: str = "gmail"
     dedup_ttl_seconds: int = 30 * 24 * 3600
@@ -45,7 +48,7 @@ class GmailConfig:
 
     @property
     def enabled(self) -> bool:
-        return all(getattr(self, name) for name in REQUIRED)
+        return bool(self.service_account_file) or all(getattr(self, name) for name in REQUIRED)
 
     @classmethod
     def from_sources(
@@ -64,16 +67,25 @@ class GmailConfig:
             return source.number(name, getattr(cls, name), kind)
 
         values = source.all_or_none(REQUIRED, "Gmail")
+        service_account_file = get("service_account_file")
+        if service_account_file and any(values.values()):
+            raise ConfigError("set either GMAIL_SERVICE_ACCOUNT_FILE or GMAIL_CLIENT_ID/GMAIL_CLIENT_SECRET/"
+                              "GMAIL_REFRESH_TOKEN, not both")
+        if service_account_file and "@" not in get("user_id"):
+            raise ConfigError("GMAIL_SERVICE_ACCOUNT_FILE needs GMAIL_USER_ID set to the mailbox address it acts for")
         urls = {name: source.url(name, default) for name, default in (("api_url", DEFAULT_API_URL), ("token_url", DEFAULT_TOKEN_URL))}
         return cls(
             **values,
             **urls,
+            service_account_file=service_account_file,
             user_id=get("user_id", "me"),
             address=get("address").lower(),
             query=get("query", cls.query),
             handled_label=get("handled_label", cls.handled_label),
             poll_seconds=number("poll_seconds", float),
             push_token=get("push_token"),
+            push_topic=_topic(get("push_topic")),
+            watch_renew_seconds=max(60.0, number("watch_renew_seconds", float)),
             redis_url=get("redis_url"),
             redis_prefix=get("redis_prefix", "gmail"),
             dedup_ttl_seconds=number("dedup_ttl_seconds"),
@@ -86,3 +98,10 @@ class GmailConfig:
             http_timeout_seconds=number("http_timeout_seconds", float),
             hotel_config=get("hotel_config") or environ.get("HOTEL_CONFIG", "").strip() or "hotel.yml",
         )
+
+
+def _topic(value: str) -> str:
+    parts = value.split("/")
+    if value and (len(parts) != 4 or parts[0] != "projects" or parts[2] != "topics" or not parts[1] or not parts[3]):
+        raise ConfigError(f"GMAIL_PUSH_TOPIC must look like projects/<project>/topics/<topic>, got {value!r}")
+    return value

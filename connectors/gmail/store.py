@@ -5,23 +5,30 @@ between "reply sent" and "label applied": ``mark_replied`` is written right
 after the send, ``replied`` checked before a message is processed. With
 Redis it survives restarts; the in-process store only covers this process.
 ``claim`` keeps two pollers (push + timer, or two processes sharing Redis)
-from working on one message at once.
+from working on one message at once. ``put_offered`` / ``offered`` keep the
+buttons of the last reply to a guest (answered by number in the next mail),
+so any Rasa process sharing Redis, or a restarted one, understands "2".
 """
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections import OrderedDict
+from typing import Any, Dict, List
 
 logger = logging.getLogger(__name__)
 
 CLAIM_SECONDS = 300
+OFFERED_SECONDS = 30 * 24 * 3600  # a guest may answer a numbered list weeks later
+Buttons = List[Dict[str, Any]]
 
 
 class MemoryStore:
     def __init__(self, ttl: int, max_entries: int = 100_000) -> None:
         self.ttl, self.max_entries = ttl, max_entries
         self._entries: "OrderedDict[str, float]" = OrderedDict()
+        self._offered: "OrderedDict[str, Buttons]" = OrderedDict()
 
     def _alive(self, key: str) -> bool:
         expires = self._entries.get(key)
@@ -52,6 +59,18 @@ class MemoryStore:
 
     async def mark_replied(self, message_id: str) -> None:
         self._set(f"replied:{message_id}", self.ttl)
+
+    async def put_offered(self, sender: str, buttons: Buttons) -> None:
+        self._set(f"offered:{sender}", OFFERED_SECONDS)
+        self._offered[sender] = list(buttons)
+        self._offered.move_to_end(sender)
+        while len(self._offered) > self.max_entries:
+            self._offered.popitem(last=False)
+
+    async def offered(self, sender: str) -> Buttons:
+        if not self._alive(f"offered:{sender}"):
+            self._offered.pop(sender, None)
+        return list(self._offered.get(sender, []))
 
     async def close(self) -> None:
         pass
@@ -100,6 +119,21 @@ class RedisStore:
     async def mark_replied(self, message_id: str) -> None:
         await self.memory.mark_replied(message_id)
         await self._redis(lambda: self.client.set(self.key("replied", message_id), b"1", ex=max(1, self.ttl)), _none)
+
+    async def put_offered(self, sender: str, buttons: Buttons) -> None:
+        await self.memory.put_offered(sender, buttons)
+        data = json.dumps(buttons, ensure_ascii=False).encode("utf-8")
+        await self._redis(lambda: self.client.set(self.key("offered", sender), data, ex=OFFERED_SECONDS), _none)
+
+    async def offered(self, sender: str) -> Buttons:
+        data = await self._redis(lambda: self.client.get(self.key("offered", sender)), _none)
+        if data is None:
+            return await self.memory.offered(sender)
+        try:
+            buttons = json.loads(data)
+        except ValueError:
+            return []
+        return [b for b in buttons if isinstance(b, dict)] if isinstance(buttons, list) else []
 
     async def close(self) -> None:
         try:

@@ -1,17 +1,25 @@
 """A local fake of the Gmail REST API and Google's OAuth token endpoint, with
 the documented request and response shapes:
 
-    POST /token                                          refresh_token grant -> {"access_token", "expires_in", "token_type"}
+    POST /token                                          refresh_token grant, or the JWT-bearer grant of a service
+                                                         account (``trust_service_account``) -> {"access_token", "expires_in", "token_type"}
     GET  /gmail/v1/users/me/profile                      -> {"emailAddress", "messagesTotal", "historyId"}
     GET  /gmail/v1/users/me/messages?q=&labelIds=        -> {"messages": [{"id", "threadId"}], "resultSizeEstimate"}
     GET  /gmail/v1/users/me/messages/{id}?format=minimal|raw|full|metadata
     POST /gmail/v1/users/me/messages/send                {"raw", "threadId"} -> {"id", "threadId", "labelIds"}
     POST /gmail/v1/users/me/messages/{id}/modify         {"addLabelIds", "removeLabelIds"}
     GET|POST /gmail/v1/users/me/labels
+    POST /gmail/v1/users/me/watch                        {"topicName", "labelIds"} -> {"historyId", "expiration"}
+    GET  /gmail/v1/users/me/history?startHistoryId=&historyTypes=messageAdded&labelId=&pageToken=
+                                                         -> {"history": [{"id", "messages", "messagesAdded"}], "historyId", "nextPageToken"}
+                                                            (404 when startHistoryId is older than ``history_floor``)
 
 ``q`` understands the terms the channel uses: ``in:inbox``, ``is:unread``,
 ``label:x`` and ``-label:x``. Every Gmail call needs the bearer token the
-token endpoint issued. Failures can be queued with ``fail_next``.
+token endpoint issued. Failures can be queued with ``fail_next``. Each
+delivered or sent message adds a history record (``messagesAdded`` with the
+labels it got); ``push_notification()`` builds the Pub/Sub push body Gmail
+would send after a change.
 """
 from __future__ import annotations
 
@@ -53,6 +61,13 @@ class GmailServer:
         self.requests: List[tuple] = []  # (method, path, authorization)
         self.token_requests: List[Dict[str, str]] = []
         self.failures: List[tuple] = []  # (endpoint, status)
+        self.history: List[Dict[str, Any]] = []  # records, oldest first
+        self.history_id = 1000  # the mailbox's current history id
+        self.history_floor = 0  # startHistoryId below this answers 404 (records expired)
+        self.watches: List[Dict[str, Any]] = []  # users.watch request bodies
+        self.history_page_size = 100
+        self.service_accounts: Dict[str, Any] = {}  # client_email -> public key (trust_service_account)
+        self.assertions: List[Dict[str, Any]] = []  # verified JWT claims
         self._ids = itertools.count(0x18c0000000)
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -78,7 +93,25 @@ class GmailServer:
             message_id = format(next(self._ids), "x")
             stored = StoredMessage(message_id, thread_id or message_id, raw)
             self.messages[message_id] = stored
+            self._added(stored)
             return stored
+
+    def _added(self, stored: StoredMessage) -> None:
+        self.history_id += 1
+        reference = {"id": stored.id, "threadId": stored.thread_id}
+        self.history.append({"id": str(self.history_id), "messages": [reference],
+                             "messagesAdded": [{"message": dict(reference, labelIds=list(stored.label_ids))}]})
+
+    def push_notification(self) -> Dict[str, Any]:
+        """The Pub/Sub push body Gmail sends to the subscription's endpoint after a change."""
+        data = json.dumps({"emailAddress": self.address, "historyId": self.history_id}).encode()
+        return {"message": {"data": base64.b64encode(data).decode(), "messageId": str(self.history_id),
+                            "publishTime": "2026-11-23T10:00:00.000Z"},
+                "subscription": "projects/hotel/subscriptions/gmail-push"}
+
+    def trust_service_account(self, client_email: str, public_key) -> None:
+        """Accept JWT-bearer assertions from this account, signed with the key pair of ``public_key``."""
+        self.service_accounts[client_email] = public_key
 
     def fail_next(self, endpoint: str, status: int, times: int = 1) -> None:
         self.failures.extend([(endpoint, status)] * times)
@@ -168,7 +201,10 @@ class GmailServer:
                     return self._token(parse_qs(body.decode()))
                 if self.headers.get("Authorization", "").removeprefix("Bearer ") not in fake.access_tokens:
                     return self._error(401, "Request had invalid authentication credentials.")
-                path = url.path[len(PREFIX):] if url.path.startswith(PREFIX) else None
+                path = None
+                for prefix in (PREFIX, f"/gmail/v1/users/{fake.address}"):  # "me" or the mailbox's address
+                    if url.path.startswith(prefix + "/"):
+                        path = url.path[len(prefix):]
                 if path is None:
                     return self._error(404, "not found")
                 endpoint = "send" if path == "/messages/send" else "modify" if path.endswith("/modify") else path.split("/")[1]
@@ -183,6 +219,8 @@ class GmailServer:
             def _token(self, form: Dict[str, List[str]]) -> None:
                 one = {k: v[0] for k, v in form.items()}
                 fake.token_requests.append(one)
+                if one.get("grant_type") == "urn:ietf:params:oauth:grant-type:jwt-bearer":
+                    return self._jwt_bearer(one.get("assertion", ""))
                 if one.get("grant_type") != "refresh_token":
                     return self._send(400, {"error": "unsupported_grant_type"})
                 if (one.get("client_id"), one.get("client_secret"), one.get("refresh_token")) != (
@@ -195,7 +233,17 @@ class GmailServer:
 
             def _gmail(self, method: str, path: str, args, payload) -> None:
                 if path == "/profile":
-                    return self._send(200, {"emailAddress": fake.address, "messagesTotal": len(fake.messages), "historyId": "1"})
+                    return self._send(200, {"emailAddress": fake.address, "messagesTotal": len(fake.messages),
+                                            "historyId": str(fake.history_id)})
+                if path == "/watch" and method == "POST":
+                    topic = str(payload.get("topicName") or "")
+                    if not re.fullmatch(r"projects/[^/]+/topics/[^/]+", topic):
+                        return self._error(400, "Invalid topicName")
+                    fake.watches.append(payload)
+                    expiration = int(time.time() * 1000) + 7 * 24 * 3600 * 1000
+                    return self._send(200, {"historyId": str(fake.history_id), "expiration": str(expiration)})
+                if path == "/history" and method == "GET":
+                    return self._history(args)
                 if path == "/labels":
                     if method == "GET":
                         return self._send(200, {"labels": [{"id": i, "name": n, "type": "system" if i == n else "user"} for i, n in fake.labels.items()]})
@@ -214,6 +262,7 @@ class GmailServer:
                     message_id = format(next(fake._ids), "x")
                     thread_id = payload.get("threadId") or message_id
                     fake.messages[message_id] = StoredMessage(message_id, thread_id, raw, ["SENT"])
+                    fake._added(fake.messages[message_id])
                     fake.sent.append({"raw": raw, "threadId": payload.get("threadId"),
                                       "message": email.message_from_bytes(raw, policy=email.policy.default)})
                     return self._send(200, {"id": message_id, "threadId": thread_id, "labelIds": ["SENT"]})
@@ -232,5 +281,44 @@ class GmailServer:
                 if fmt == "raw":
                     return self._send(200, dict(base, raw=b64url(stored.raw)))
                 return self._send(200, fake._full(stored))
+
+            def _jwt_bearer(self, assertion: str) -> None:
+                import jwt
+
+                try:
+                    issuer = jwt.decode(assertion, options={"verify_signature": False}).get("iss", "")
+                    key = fake.service_accounts[issuer]
+                    claims = jwt.decode(assertion, key, algorithms=["RS256"], audience=f"{fake.url}/token",
+                                        options={"require": ["iss", "aud", "sub", "scope", "iat", "exp"]})
+                except (jwt.PyJWTError, KeyError):
+                    return self._send(400, {"error": "invalid_grant", "error_description": "Invalid JWT Signature."})
+                if claims["exp"] - claims["iat"] > 3600 or "gmail.modify" not in claims["scope"]:
+                    return self._send(400, {"error": "invalid_grant", "error_description": "Invalid JWT claims."})
+                fake.assertions.append(claims)
+                token = f"ya29.fake-sa-{len(fake.access_tokens)}-{time.time_ns()}"
+                fake.access_tokens.append(token)
+                self._send(200, {"access_token": token, "expires_in": 3599, "token_type": "Bearer"})
+
+            def _history(self, args) -> None:
+                try:
+                    start = int((args.get("startHistoryId") or [""])[0])
+                except ValueError:
+                    return self._error(400, "Invalid startHistoryId")
+                if start < fake.history_floor:
+                    return self._error(404, "Requested entity was not found.")
+                label = (args.get("labelId") or [None])[0]
+                records = [r for r in fake.history if int(r["id"]) > start]
+                if label:
+                    records = [dict(r, messagesAdded=[a for a in r["messagesAdded"] if label in a["message"]["labelIds"]])
+                               for r in records]
+                    records = [r for r in records if r["messagesAdded"]]
+                offset = int((args.get("pageToken") or ["0"])[0])
+                page = records[offset:offset + fake.history_page_size]
+                body: Dict[str, Any] = {"historyId": str(fake.history_id)}
+                if page:
+                    body["history"] = page
+                if offset + fake.history_page_size < len(records):
+                    body["nextPageToken"] = str(offset + fake.history_page_size)
+                return self._send(200, body)
 
         return Handler

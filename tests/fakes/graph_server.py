@@ -7,8 +7,10 @@ with the documented request and response shapes:
     GET  /download/{media_id}                   -> the bytes (the "lookaside" media URL)
 
 Every call needs ``Authorization: Bearer <token>`` (else Graph's OAuth error,
-code 190). Requests are recorded for assertions; failures can be queued
-(``fail_next``) to exercise retries, the dead-letter path and code 131047.
+code 190). Requests are recorded for assertions (``messages``: every attempt,
+``delivered``: the ones answered 200); failures can be queued (``fail_next``)
+to exercise retries, the dead-letter path and code 131047; read receipts can
+be slowed down (``read_delay_seconds``) to hold a turn in flight.
 
     server = GraphServer(token="t").start(); ...; server.stop()
     python -m tests.fakes.graph_server --port 8999 --token t     # by hand
@@ -39,6 +41,7 @@ class Recorded:
     form: Dict[str, Any] = field(default_factory=dict)  # multipart fields; "file" holds bytes
     authorization: str = ""
     at: float = field(default_factory=time.monotonic)
+    status: Optional[int] = None  # what the fake answered (None: not answered yet)
 
     @property
     def is_message(self) -> bool:
@@ -61,6 +64,7 @@ class GraphServer:
         self.media: Dict[str, tuple[bytes, str]] = {}
         self.failures: List[Failure] = []
         self.delay_seconds = 0.0  # added to every /messages answer (benchmarks)
+        self.read_delay_seconds = 0.0  # added to read receipts only (a turn held before Rasa)
         self._ids = itertools.count(1)
         self._changed = threading.Condition()
         self._server = ThreadingHTTPServer((host, port), self._handler_class())
@@ -102,6 +106,12 @@ class GraphServer:
         """Message bodies sent (read receipts excluded), optionally to one guest."""
         with self._changed:
             return self._messages_unlocked(to)
+
+    def delivered(self, to: Optional[str] = None) -> List[Dict[str, Any]]:
+        """Message bodies the fake accepted (answered 200), optionally to one guest."""
+        with self._changed:
+            found = [r.json for r in self.requests if r.is_message and r.status == 200 and r.json and r.json.get("type")]
+        return [m for m in found if to is None or m.get("to") == to]
 
     def wait_for(self, predicate: Callable[["GraphServer"], bool], timeout: float = 30.0) -> bool:
         deadline = time.monotonic() + timeout
@@ -194,6 +204,7 @@ class GraphServer:
                     except ValueError:
                         return self._error(400, "Invalid JSON", 100)
                     fake._record(recorded)
+                    recorded.status = 0  # refused unless answered 200 below
                     if not self._authorized() or self._fail_if_queued("messages", str(recorded.json.get("to") or "")):
                         return
                     if fake.delay_seconds:
@@ -202,8 +213,12 @@ class GraphServer:
                     if message.get("messaging_product") != "whatsapp":
                         return self._error(400, "messaging_product is required", 100)
                     if message.get("status") == "read":
+                        time.sleep(fake.read_delay_seconds)
                         return self._send(200, {"success": True})
                     to = str(message.get("to") or "")
+                    with fake._changed:
+                        recorded.status = 200
+                        fake._changed.notify_all()
                     return self._send(200, {
                         "messaging_product": "whatsapp",
                         "contacts": [{"input": to, "wa_id": to}],

@@ -17,7 +17,7 @@ __all__ = ["GmailStack", "MODEL", "AUTH_TOKEN"]
 
 
 class GmailStack(RasaStack):
-    channel_class = "connectors.gmail.GmailInput"
+    channel_classes = ("connectors.gmail.GmailInput",)
     health_path = "/webhooks/gmail/"
 
     def __init__(self, workdir: Path, redis_url: str = "", redis_prefix: str = "gmail-e2e",

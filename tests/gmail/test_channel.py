@@ -68,6 +68,25 @@ async def test_a_mail_is_answered_in_its_thread_and_labelled(gmail, channels):
     await close(channel)
 
 
+async def test_a_numbered_answer_is_understood_by_another_process_sharing_redis(gmail, channels, redis_url, redis_prefix):
+    guest = guest_address()
+    first = channels(store=build_store(redis_url, redis_prefix, 3600))
+    second = channels(store=build_store(redis_url, redis_prefix, 3600))  # another Rasa process (or a restart)
+    bot = Bot()
+    gmail.deliver(mail("hola", sender=guest).as_bytes())
+    await first.poller.poll_once(bot)
+    gmail.deliver(mail("1.", sender=guest).as_bytes())
+    await second.poller.poll_once(bot)
+    assert [m.text for m in bot.received] == ["hola", "/deny"]
+    other_guest = guest_address()  # the buttons are per guest
+    gmail.deliver(mail("1", sender=other_guest).as_bytes())
+    await second.poller.poll_once(bot)
+    assert bot.received[-1].text == "1"
+    for channel in (first, second):
+        await channel.store.close()
+        await close(channel)
+
+
 async def test_a_restarted_channel_does_not_reprocess_handled_mail(gmail, channels):
     guest = guest_address()
     gmail.deliver(mail("hola", sender=guest).as_bytes())

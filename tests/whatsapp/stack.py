@@ -28,7 +28,7 @@ def korean_model_path() -> Optional[str]:
 
 
 class Stack(RasaStack):
-    channel_class = "connectors.whatsapp.WhatsAppInput"
+    channel_classes = ("connectors.whatsapp.WhatsAppInput",)
     health_path = "/webhooks/whatsapp/"
 
     def __init__(self, workdir: Path, redis_url: str = "", redis_prefix: str = "wa-e2e",
