@@ -183,6 +183,12 @@ def test_mounts_match_what_prometheus_and_grafana_load(compose):
     assert (dashboards / "assistant.json").is_file()
 
 
+def test_rasa_serves_the_metrics_prometheus_scrapes():
+    credentials = yaml.safe_load((PROJECT_ROOT / "credentials.yml").read_text(encoding="utf-8"))
+    assert "connectors.metrics.MetricsInput" in credentials  # GET /webhooks/metrics/
+    assert "rest" in credentials
+
+
 def test_rasa_runs_the_api_with_a_token_and_the_shared_files(compose):
     command = " ".join(compose["services"]["rasa"]["command"])
     assert "rasa run --enable-api" in command and '--auth-token "$$RASA_TOKEN"' in command
