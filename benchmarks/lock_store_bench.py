@@ -30,7 +30,7 @@ import argparse
 import asyncio
 import itertools
 import json
-import statistics
+import os
 import subprocess
 import sys
 import tempfile
@@ -254,7 +254,7 @@ def report(scenarios: List[Scenario], args: argparse.Namespace, startup_seconds:
         f"--conversations {args.conversations}{' --control' if args.control else ''}`: "
         "trained model, one action server, `rasa run` with the production endpoints.yml, REST channel, "
         "PostgreSQL tracker store and Redis lock store shared by the Rasa processes; "
-        f"all on one {_cpu_count()}-core machine (client included). Rasa start-up: {startup_seconds:.0f} s.",
+        f"all on one {os.cpu_count()}-core machine (client included). Rasa start-up: {startup_seconds:.0f} s.",
         "",
         "| scenario | Rasa processes | lock store | turns | turns/s | p50 | p95 | failed requests | conversations correct |",
         "|---|---|---|---|---|---|---|---|---|",
@@ -276,12 +276,6 @@ def report(scenarios: List[Scenario], args: argparse.Namespace, startup_seconds:
             lines += ["", f"**{s.name}**: {len(s.problems)} problems, {len(s.failures)} failed requests; first ones:"]
             lines += [f"- {item}" for item in (s.failures[:3] + s.problems[:5])]
     return "\n".join(lines) + "\n"
-
-
-def _cpu_count() -> int:
-    import os
-
-    return os.cpu_count() or 1
 
 
 # -- main ---------------------------------------------------------------------------

@@ -140,8 +140,14 @@ class StoreSettings:
         return settings
 
     @property
-    def uses_embedded_tracker_store(self) -> bool:
-        return self.tracker_store_url.startswith("sqlite:")
+    def sqlite_file(self) -> Optional[Path]:
+        """The SQLite file of the tracker store, if it is one (its folder must exist)."""
+        from sqlalchemy.engine.url import make_url
+
+        url = make_url(self.tracker_store_url)
+        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+            return None
+        return Path(url.database)
 
 
 class EnvironmentSQLTrackerStore(SQLTrackerStore):
@@ -165,8 +171,8 @@ class EnvironmentSQLTrackerStore(SQLTrackerStore):
                 "remove `url` from the tracker_store section of endpoints.yml"
             )
         settings = settings or StoreSettings.from_env()
-        if settings.uses_embedded_tracker_store:
-            DEFAULT_TRACKER_DB.parent.mkdir(parents=True, exist_ok=True)
+        if settings.sqlite_file is not None:
+            settings.sqlite_file.parent.mkdir(parents=True, exist_ok=True)
         logger.info("Tracker store: SQL at %s", masked_url(settings.tracker_store_url))
         super().__init__(domain=domain, host=settings.tracker_store_url, event_broker=event_broker, **kwargs)
 

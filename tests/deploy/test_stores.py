@@ -205,14 +205,14 @@ async def test_without_environment_sqlite_tracker_store_and_in_memory_lock_store
 
 
 async def test_sqlite_url_round_trip(store_env, tmp_path, domain):
-    store_env.setenv("TRACKER_STORE_URL", f"sqlite:///{tmp_path / 'tracker.sqlite3'}")
+    store_env.setenv("TRACKER_STORE_URL", f"sqlite:///{tmp_path / 'new-folder' / 'tracker.sqlite3'}")
     endpoints = read_endpoints_from_path(ENDPOINTS)
     store = TrackerStore.create(endpoints.tracker_store, domain=domain)
     tracker = a_conversation("guest-sqlite", domain)
     await store.save(tracker)
     restored = await TrackerStore.create(endpoints.tracker_store, domain=domain).retrieve("guest-sqlite")
     assert event_dicts(restored) == event_dicts(tracker)
-    assert (tmp_path / "tracker.sqlite3").exists()
+    assert (tmp_path / "new-folder" / "tracker.sqlite3").exists()  # its folder was created
 
 
 def test_endpoints_without_action_endpoint_url_fail_with_the_variable_name(store_env):
