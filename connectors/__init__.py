@@ -7,5 +7,6 @@
 Shared by the channels: ``settings`` (how settings are read), ``http_body``
 (bounded reads), ``channel_metrics`` (channel_* metrics), ``channel_dlq`` (the
 process's dead-letter queue and worker), ``action_retry`` (action-server calls
-retried while the action server restarts).
+retried while the action server restarts), ``strict_tracker_store`` (a tracker
+store that is down fails the turn instead of Rasa's in-memory fallback).
 """

@@ -362,7 +362,7 @@ class TcpProxy:
             listener, self._listener = self._listener, None
             sockets, self._open = self._open, []
         if listener is not None:
-            listener.close()
+            _close(listener)  # shutdown first: it wakes the thread blocked in accept(), freeing the port
         for sock in sockets:
             _close(sock)
 

@@ -24,7 +24,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from connectors import action_retry, channel_dlq, channel_metrics
+from connectors import action_retry, channel_dlq, channel_metrics, strict_tracker_store
 from connectors.gmail import compose, normalise
 from connectors.gmail.api import GmailClient, GmailError, ResponseTooLarge, b64url_decode
 from connectors.gmail.config import ConfigError, GmailConfig
@@ -125,6 +125,7 @@ class GmailInput(InputChannel):
         async def start(app, loop) -> None:
             self._app = app
             if self.config.enabled:  # after Rasa's agent is loaded: a mail is never handed to no model
+                strict_tracker_store.install(getattr(app.ctx, "agent", None))
                 self.poller.start(on_new_message)
 
         @hook.listener("before_server_stop")

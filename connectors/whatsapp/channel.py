@@ -33,7 +33,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from connectors import action_retry, channel_dlq, channel_metrics
+from connectors import action_retry, channel_dlq, channel_metrics, strict_tracker_store
 from connectors.whatsapp import inbound, signature
 from connectors.whatsapp.config import WhatsAppConfig
 from connectors.whatsapp.deadletter import JOURNAL_NOTE, JOURNAL_REASON, KIND_INBOUND, KIND_SEND, masked
@@ -149,6 +149,8 @@ class WhatsAppInput(InputChannel):
         @webhook.listener("after_server_start")
         async def preload(app, loop) -> None:
             self._app = app
+            if self.config.enabled:
+                strict_tracker_store.install(getattr(app.ctx, "agent", None))
             if self.transcriber is not None:  # load the model now rather than at the first voice note
                 loop.run_in_executor(None, self.transcriber.preload).add_done_callback(_log_preload_failure)
 
@@ -311,13 +313,14 @@ class WhatsAppInput(InputChannel):
             await self._process(job.message)
         except Exception as exc:
             if job.finished is not None:
-                job.finished.set_exception(exc)
+                if not job.finished.done():  # the worker may have stopped waiting (handler timeout)
+                    job.finished.set_exception(exc)
             elif not isinstance(exc, LeaseBusy):
                 logger.exception("WhatsApp message %s failed; its journal entry retries it", job.message.message_id)
             return
         finally:
             await lease.release()
-        if job.finished is not None:
+        if job.finished is not None and not job.finished.done():
             job.finished.set_result(None)
         await self._remove_entry(job.entry_id)
 

@@ -188,7 +188,7 @@ async def test_a_slow_turn_is_not_also_run_by_the_worker_and_order_is_kept(serve
     assert [m["text"]["body"] for m in graph.messages(GUEST)] == ["uno", "dos", "tres"]
 
 
-async def test_a_message_the_queue_cannot_record_gets_503_so_meta_redelivers(serve, graph, tmp_path, redis_prefix):
+async def test_a_message_the_queue_cannot_record_gets_503_so_meta_redelivers(serve, graph, redis_prefix):
     server = await serve()
     nowhere = DLQSettings(redis_url="redis://127.0.0.1:1/0", database_url="postgresql://postgres@127.0.0.1:1/nowhere",
                           prefix=f"{redis_prefix}:down")
