@@ -147,7 +147,7 @@ class WhatsAppInput(InputChannel):
             return await self._receive(request)
 
         @webhook.listener("after_server_start")
-        async def preload(app, loop) -> None:
+        async def started(app, loop) -> None:
             self._app = app
             if self.config.enabled:
                 strict_tracker_store.install(getattr(app.ctx, "agent", None))
@@ -316,7 +316,9 @@ class WhatsAppInput(InputChannel):
                 if not job.finished.done():  # the worker may have stopped waiting (handler timeout)
                     job.finished.set_exception(exc)
             elif not isinstance(exc, LeaseBusy):
-                logger.exception("WhatsApp message %s failed; its journal entry retries it", job.message.message_id)
+                expected = isinstance(exc, strict_tracker_store.TrackerStoreUnavailable)  # an outage, not a bug: no traceback
+                logger.error("WhatsApp message %s failed (%s); its journal entry retries it", job.message.message_id,
+                             f"{type(exc).__name__}: {exc}"[:300], exc_info=not expected)
             return
         finally:
             await lease.release()
