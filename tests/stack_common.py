@@ -251,13 +251,21 @@ class RasaStack:
         return self.action.url
 
     def start(self) -> "RasaStack":
+        """Everything up; whatever started is stopped again if a step fails (no leaked processes)."""
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
         self.start_fakes()
         self.action.start()
         channels = "".join(f"{name}:\n" for name in self.channel_classes)
         (self.workdir / "credentials.yml").write_text(f"rest:\n{channels}connectors.metrics.MetricsInput:\n", encoding="utf-8")
         self.write_endpoints(self.action.url)
         self.start_rasa()
-        return self
 
     def write_endpoints(self, action_url: str) -> None:
         """The action server Rasa calls (a ``TcpProxy`` in front of it, for instance)."""

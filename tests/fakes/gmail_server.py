@@ -80,10 +80,13 @@ class GmailServer:
 
     def start(self) -> "GmailServer":
         threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
+        self._started = True
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
+        if getattr(self, "_started", False):  # shutdown() would wait forever for a loop that never ran
+            self._server.shutdown()
+            self._started = False
         self._server.server_close()
 
     # -- test helpers --------------------------------------------------------

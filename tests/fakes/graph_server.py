@@ -84,7 +84,9 @@ class GraphServer:
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
+        if self._thread is not None:  # shutdown() would wait forever for a loop that never ran
+            self._server.shutdown()
+            self._thread = None
         self._server.server_close()
 
     # -- test helpers -------------------------------------------------------------

@@ -49,7 +49,6 @@ class FaultStack(Stack):
     def __init__(self, workdir) -> None:
         self.redis = PrivateRedis(workdir / "redis")
         self.database = PostgresDatabase()
-        self.tracker_proxy: TcpProxy
         super().__init__(workdir, redis_url=self.redis.url, redis_prefix="wa")
         self.gmail = GmailServer(CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, address=HOTEL_ADDRESS)
 
@@ -64,7 +63,8 @@ class FaultStack(Stack):
         super().stop_fakes()
         self.gmail.stop()
         self.redis.stop()
-        self.tracker_proxy.stop()
+        if hasattr(self, "tracker_proxy"):
+            self.tracker_proxy.stop()
         self.database.drop()
 
     def channel_env(self) -> Dict[str, str]:
