@@ -27,7 +27,7 @@ install: $(VENV)
 $(VENV): requirements.lock scripts/bootstrap.sh
 	@scripts/bootstrap.sh
 
-$(MODEL): $(VENV) $(TRAINING_INPUTS)
+$(MODEL): $(TRAINING_INPUTS) | $(VENV)
 	@echo "==> training the model (a few minutes on 2 cores)"
 	$(RASA) train --fixed-model-name hotel --out models --quiet
 
