@@ -20,6 +20,7 @@ Trains nothing: the model must be at models/hotel.tar.gz.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -30,7 +31,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, Iterator, List, Optional
 
 import pytest
 import requests
@@ -428,9 +429,9 @@ def _close(sock: socket.socket) -> None:
 class PostgresDatabase:
     """A database of the test's own on the machine's PostgreSQL (trust auth), dropped afterwards."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 5432) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 5432, prefix: str = "conn_test") -> None:
         self.host, self.port = host, port
-        self.name = f"conn_test_{uuid.uuid4().hex[:12]}"
+        self.name = f"{prefix}_{uuid.uuid4().hex[:12]}"
 
     def _admin(self):
         import psycopg2
@@ -458,3 +459,13 @@ class PostgresDatabase:
                 cursor.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
         finally:
             connection.close()
+
+
+@contextlib.contextmanager
+def fresh_postgres_database(prefix: str) -> Iterator[PostgresDatabase]:
+    """``with fresh_postgres_database("dlq_test") as db: db.url()``: created, then dropped."""
+    database = PostgresDatabase(prefix=prefix).create()
+    try:
+        yield database
+    finally:
+        database.drop()

@@ -2,35 +2,22 @@
 machine's server (created and dropped per test) and the machine's Redis."""
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
-import psycopg2
 import pytest
 import redis
 
+from tests.stack_common import fresh_postgres_database
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-POSTGRES_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 REDIS_URL = "redis://127.0.0.1:6379/0"
-
-
-def _admin_execute(sql: str) -> None:
-    connection = psycopg2.connect(POSTGRES_ADMIN_DSN)
-    connection.autocommit = True
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(sql)
-    finally:
-        connection.close()
 
 
 @pytest.fixture
 def postgres_database():
     """Name of a fresh, empty database, dropped after the test."""
-    name = f"deploy_test_{uuid.uuid4().hex[:12]}"
-    _admin_execute(f'CREATE DATABASE "{name}"')
-    yield name
-    _admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_postgres_database("deploy_test") as database:
+        yield database.name
 
 
 @pytest.fixture

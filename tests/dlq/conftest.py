@@ -6,16 +6,15 @@ from __future__ import annotations
 import uuid
 from typing import Callable, List
 
-import psycopg2
 import pytest
 import redis.asyncio as aioredis
 from sqlalchemy import create_engine, text
 
 from dlq import DeadLetterQueue, DLQSettings, build_queue
 from tests.dlq.servers import PrivateRedis, redis_answers
+from tests.stack_common import fresh_postgres_database
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
-POSTGRES_SERVER = "postgresql://postgres@127.0.0.1:5432"
 
 
 class Clock:
@@ -62,15 +61,8 @@ async def redis_client(shared_redis_url, prefix):
 @pytest.fixture(scope="session")
 def postgres_url():
     """A database of its own for this test session, dropped at the end."""
-    name = f"dlq_test_{uuid.uuid4().hex[:12]}"
-    admin = psycopg2.connect(f"{POSTGRES_SERVER}/postgres")
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    yield f"{POSTGRES_SERVER}/{name}"
-    with admin.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.close()
+    with fresh_postgres_database("dlq_test") as database:
+        yield database.url()
 
 
 @pytest.fixture

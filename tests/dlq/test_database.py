@@ -1,14 +1,12 @@
 """Several processes starting at once on an empty database all get the tables:
 the one that loses the CREATE TABLE race does not fail."""
 import threading
-import uuid
 
-import psycopg2
 import pytest
 from sqlalchemy import inspect
 
 from dlq.database import Database
-from tests.dlq.conftest import POSTGRES_SERVER
+from tests.stack_common import fresh_postgres_database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -16,15 +14,8 @@ def empty_database_url(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
         return
-    name = f"dlq_fresh_{uuid.uuid4().hex[:12]}"
-    admin = psycopg2.connect(f"{POSTGRES_SERVER}/postgres")
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    yield f"{POSTGRES_SERVER}/{name}"
-    with admin.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.close()
+    with fresh_postgres_database("dlq_fresh") as database:
+        yield database.url()
 
 
 def test_concurrent_first_use_creates_the_tables_once(empty_database_url):

@@ -16,9 +16,9 @@ from actions.staff_requests import StaffRequestStore
 from staff.config import StaffConfig
 from staff.passwords import hash_password
 from tests.staff import scenario
+from tests.stack_common import fresh_postgres_database
 from tests.staff.fake_rasa_api import FakeRasaAPI
 
-POSTGRES_SERVER = "postgresql://postgres@127.0.0.1:5432"
 REDIS_URL = "redis://127.0.0.1:6379/0"
 RASA_TOKEN = "staff-test-rasa-token-never-logged"
 SESSION_SECRET = "staff-test-session-secret-0123456789abcdef"
@@ -41,18 +41,8 @@ def domain():
 @pytest.fixture(scope="session")
 def postgres_database():
     """A PostgreSQL database of this test session's own, dropped at the end."""
-    name = f"staff_test_{uuid.uuid4().hex[:12]}"
-    try:
-        admin = psycopg2.connect(f"{POSTGRES_SERVER}/postgres", connect_timeout=5)
-    except psycopg2.OperationalError as exc:
-        pytest.fail(f"the staff tests need PostgreSQL at {POSTGRES_SERVER}: {exc}")
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    yield f"{POSTGRES_SERVER}/{name}"
-    with admin.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.close()
+    with fresh_postgres_database("staff_test") as database:
+        yield database.url()
 
 
 @pytest.fixture

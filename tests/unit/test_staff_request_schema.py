@@ -8,7 +8,8 @@ import uuid
 import psycopg2
 import pytest
 
-SERVER = "postgresql://postgres@127.0.0.1:5432"
+from tests.stack_common import fresh_postgres_database
+
 
 
 def _open_and_add(url: str, barrier, results) -> None:
@@ -24,13 +25,8 @@ def _open_and_add(url: str, barrier, results) -> None:
 
 @pytest.fixture
 def fresh_database():
-    name = f"staff_schema_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(f"{SERVER}/postgres")
-    admin.autocommit = True
-    admin.cursor().execute(f'CREATE DATABASE "{name}"')
-    yield f"{SERVER}/{name}"
-    admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.close()
+    with fresh_postgres_database("staff_schema") as database:
+        yield database.url()
 
 
 def test_six_processes_create_the_tables_at_once(fresh_database):
