@@ -32,6 +32,8 @@ from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.utils.endpoints import EndpointConfig
 
+from dlq.config import masked_url
+
 logger = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -42,19 +44,6 @@ REDIS_SCHEMES = ("redis", "rediss")
 
 class StoreConfigError(ValueError):
     """A store setting is invalid; the message names the variable (never the password)."""
-
-
-def masked_url(url: str) -> str:
-    """``scheme://user:***@host:port/db``: a URL that is safe to log or show."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparseable URL>"
-    if parts.password is None:
-        return url
-    userinfo = f"{parts.username or ''}:***@"
-    host = parts.netloc.rpartition("@")[2]
-    return parts._replace(netloc=userinfo + host).geturl()
 
 
 def _tracker_store_url(raw: str) -> str:

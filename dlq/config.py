@@ -11,7 +11,7 @@
 | DLQ_LEASE_SECONDS | 300 |
 | DLQ_PREFIX | dlq |
 
-URLs are kept out of ``repr`` (they may hold passwords); log ``safe_url(...)``.
+URLs are kept out of ``repr`` (they may hold passwords); log ``masked_url(...)``.
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Optional
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from dlq.errors import DLQConfigError
 
@@ -31,14 +31,17 @@ PREFIX_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 REDIS_SCHEMES = ("redis", "rediss", "unix")
 
 
-def safe_url(url: str) -> str:
-    """The URL without its password, for logs."""
-    parts = urlsplit(url)
+def masked_url(url: str) -> str:
+    """``scheme://user:***@host:port/db``: the URL without its password, safe to log
+    or show (also used for the tracker and lock store URLs, components/stores.py)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable URL>"
     if parts.password is None:
         return url
-    host = parts.hostname or ""
-    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    host = parts.netloc.rpartition("@")[2]
+    return parts._replace(netloc=f"{parts.username or ''}:***@{host}").geturl()
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,7 @@ class DLQSettings:
 
     def __post_init__(self) -> None:
         if self.redis_url and urlsplit(self.redis_url).scheme not in REDIS_SCHEMES:
-            raise DLQConfigError(f"DLQ_REDIS_URL must start with redis://, rediss:// or unix://, got {safe_url(self.redis_url)!r}")
+            raise DLQConfigError(f"DLQ_REDIS_URL must start with redis://, rediss:// or unix://, got {masked_url(self.redis_url)!r}")
         if not self.database_url:
             raise DLQConfigError("DLQ_DATABASE_URL must not be empty")
         if self.max_retries < 1:

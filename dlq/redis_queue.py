@@ -24,7 +24,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import OutOfMemoryError, ReadOnlyError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from dlq.config import safe_url
+from dlq.config import masked_url
 from dlq.entry import DeadLetter
 from dlq.errors import QueueUnavailable
 from dlq.memory_queue import LEASE_EXPIRED_ERROR
@@ -119,10 +119,10 @@ def _unavailable_as_queue_error(url: str) -> Iterator[None]:
     try:
         yield
     except (RedisConnectionError, RedisTimeoutError, OSError) as exc:  # BusyLoadingError is a ConnectionError
-        raise QueueUnavailable(f"DLQ Redis {safe_url(url)} unavailable: {type(exc).__name__}") from exc
+        raise QueueUnavailable(f"DLQ Redis {masked_url(url)} unavailable: {type(exc).__name__}") from exc
     except ResponseError as exc:
         if isinstance(exc, REFUSING_WRITES) or str(exc).startswith("MASTERDOWN"):
-            raise QueueUnavailable(f"DLQ Redis {safe_url(url)} refuses writes: {str(exc)[:60]}") from exc
+            raise QueueUnavailable(f"DLQ Redis {masked_url(url)} refuses writes: {str(exc)[:60]}") from exc
         raise
 
 

@@ -131,7 +131,15 @@ class PrivateRedis:
         return self
 
     def stop(self) -> None:
+        """SIGTERM: Redis flushes its append-only file and exits (a clean restart)."""
         stop_process(self.proc, 10)
+        self.proc = None
+
+    def kill(self) -> None:
+        """SIGKILL: the server is gone at once (an outage)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
         self.proc = None
 
 

@@ -22,7 +22,7 @@ import requests
 from actions.config import PROJECT_ROOT
 from actions.pms.local import LocalPMS
 from tests.actions.test_saved_requests_restart import ActionServer
-from tests.dlq.servers import free_port
+from tests.stack_common import free_port
 
 pytestmark = pytest.mark.model
 MODEL = PROJECT_ROOT / "models" / "hotel.tar.gz"

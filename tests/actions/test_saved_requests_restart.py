@@ -30,7 +30,7 @@ from actions.config import PROJECT_ROOT
 from actions.pms.local import LocalPMS
 from dlq import DLQSettings, build_queue
 from tests.actions.fake_rasa_api import FakeRasaAPI
-from tests.dlq.servers import PrivateRedis, free_port
+from tests.stack_common import PrivateRedis, free_port
 
 GUEST = "Restart Test Guest"
 CHECKIN = dt.date.today() + dt.timedelta(days=40)

@@ -9,7 +9,6 @@ import ast
 import os
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -25,6 +24,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 
 from components.stores import EnvironmentSQLTrackerStore, StoreSettings
 from tests.deploy.conftest import PROJECT_ROOT
+from tests.stack_common import free_port
 
 COMPOSE_FILE = PROJECT_ROOT / "docker-compose.yml"
 ENV_EXAMPLE = PROJECT_ROOT / "deploy" / "env.example"
@@ -217,12 +217,6 @@ def test_dockerfile_installs_the_lock_on_python_310_and_copies_existing_paths():
 
 
 # --- the init script on a private PostgreSQL cluster ---------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture

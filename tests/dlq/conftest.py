@@ -11,8 +11,7 @@ import redis.asyncio as aioredis
 from sqlalchemy import create_engine, text
 
 from dlq import DeadLetterQueue, DLQSettings, build_queue
-from tests.dlq.servers import PrivateRedis, redis_answers
-from tests.stack_common import fresh_postgres_database
+from tests.stack_common import PrivateRedis, fresh_postgres_database, redis_answers
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -113,7 +112,6 @@ def backend(request) -> str:
 @pytest.fixture
 def private_redis(tmp_path):
     server = PrivateRedis(tmp_path / "redis")
-    server.directory.mkdir()
     server.start()
     yield server
     server.kill()

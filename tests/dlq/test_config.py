@@ -2,7 +2,7 @@
 import pytest
 
 from dlq import DLQConfigError, DLQSettings
-from dlq.config import DEFAULT_DATABASE_URL, safe_url
+from dlq.config import DEFAULT_DATABASE_URL, masked_url
 
 
 def test_defaults_are_the_embedded_setup():
@@ -51,7 +51,7 @@ def test_bad_values_name_the_variable(name, value, message):
 def test_passwords_stay_out_of_repr_and_errors():
     settings = DLQSettings.from_env({"DLQ_REDIS_URL": "redis://:s3cret@cache:6379/0", "DLQ_DATABASE_URL": "postgresql://u:pw9@db/x"})
     assert "s3cret" not in repr(settings) and "pw9" not in repr(settings)
-    assert safe_url("redis://:s3cret@cache:6379/0") == "redis://:***@cache:6379/0"
+    assert masked_url("redis://:s3cret@cache:6379/0") == "redis://:***@cache:6379/0"
     with pytest.raises(DLQConfigError) as error:
         DLQSettings(redis_url="http://user:s3cret@cache")
     assert "s3cret" not in str(error.value)

@@ -4,7 +4,6 @@ test's own, dropped after), the machine's Redis under a key prefix of the
 test's own (deleted after), a fake Rasa HTTP API, and the STAFF_* settings."""
 from __future__ import annotations
 
-import socket
 import uuid
 from typing import Dict
 
@@ -16,7 +15,7 @@ from actions.staff_requests import StaffRequestStore
 from staff.config import StaffConfig
 from staff.passwords import hash_password
 from tests.staff import scenario
-from tests.stack_common import fresh_postgres_database
+from tests.stack_common import free_port, fresh_postgres_database
 from tests.staff.fake_rasa_api import FakeRasaAPI
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -25,12 +24,6 @@ SESSION_SECRET = "staff-test-session-secret-0123456789abcdef"
 USER, PASSWORD = "alice", "correct horse battery staple"
 OTHER_USER, OTHER_PASSWORD = "bob", "another long passphrase"
 TEST_ITERATIONS = 2_000  # real PBKDF2, fewer rounds: the tests sign in often
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

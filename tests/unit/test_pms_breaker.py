@@ -23,7 +23,7 @@ REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 def closed_port_url() -> str:
-    from tests.dlq.servers import free_port
+    from tests.stack_common import free_port
 
     return f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
 
@@ -164,7 +164,7 @@ async def test_redis_unreachable_calls_go_through():
 
 async def test_redis_back_the_state_is_shared_again(tmp_path, caplog):
     """A private redis-server killed and restarted (never the machine's)."""
-    from tests.dlq.servers import PrivateRedis
+    from tests.stack_common import PrivateRedis
 
     caplog.set_level(logging.WARNING, logger="actions.pms.breaker")
     server = PrivateRedis(tmp_path)
