@@ -22,6 +22,7 @@ from dlq import DLQSettings, QueueUnavailable, build_queue
 from tests.actions.broken_pms import BrokenPMS
 from tests.actions.fake_rasa_api import FakeRasaAPI
 from tests.conftest import TODAY, make_tracker, run_action
+from tests.dlq.conftest import Clock
 
 CHECKIN, CHECKOUT = TODAY + dt.timedelta(days=12), TODAY + dt.timedelta(days=15)
 NEW_BOOKING = {"checkin": CHECKIN.isoformat(), "checkout": CHECKOUT.isoformat(), "guests": 2,
@@ -31,20 +32,9 @@ LATE_CHECKOUT = {"booking_ref": "BK100001", "pending_confirmation": "late_checko
 BACKOFF = 60.0
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_900_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(start=1_900_000_000.0)
 
 
 @pytest.fixture
