@@ -12,12 +12,12 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 ACTION_ENDPOINT_URL ?= http://localhost:5055/webhook
 export ACTION_ENDPOINT_URL
 
-.PHONY: run test system-tools install train validate unit test-stories integration nlu-report clean
+.PHONY: run test system-tools install lint train validate unit test-stories integration nlu-report clean
 
 run: install $(MODEL)  ## install what is missing, train if needed, chat with the bot
 	@scripts/chat.sh
 
-test: system-tools install validate unit $(MODEL) test-stories integration  ## every test
+test: system-tools install lint validate unit $(MODEL) test-stories integration  ## every test
 	@echo "all tests passed"
 
 system-tools:  ## promtool, chromium + chromedriver, redis-server, docker-compose from Debian packages when missing
@@ -32,6 +32,9 @@ $(MODEL): $(TRAINING_INPUTS) | $(VENV)
 	$(RASA) train --fixed-model-name hotel --out models --quiet
 
 train: $(MODEL)
+
+lint: install  ## ruff (configured in ruff.toml)
+	.venv/bin/ruff check .
 
 validate: install  ## rasa data validate, with the project's own strictness
 	$(PY) scripts/validate_data.py

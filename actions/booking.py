@@ -11,7 +11,15 @@ from rasa_sdk.forms import FormValidationAction
 from actions.booking_ref import booking_in_slot, canonical_reference
 from actions.context import hotel_for, hotel_today, language_of, money, show_date
 from actions.names import clean_guest_name
-from actions.pms.base import Booking, BookingNotFound, BookingRequest, BookingStatus, InvalidBookingState, NoAvailability, PMSUnavailable
+from actions.pms.base import (
+    Booking,
+    BookingNotFound,
+    BookingRequest,
+    BookingStatus,
+    InvalidBookingState,
+    NoAvailability,
+    PMSUnavailable,
+)
 from actions.pms.gateway import gateway
 from actions.saved_requests import CANCEL_BOOKING, CREATE_BOOKING, booking_payload, new_request_id, save_request
 from actions.stay_form import StayFormMixin, stay_from_slots

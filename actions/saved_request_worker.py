@@ -23,8 +23,6 @@ from __future__ import annotations
 import logging
 from typing import Any, Dict, Optional
 
-from dlq import PermanentFailure, RetryWorker
-
 from actions import config
 from actions.config import Settings
 from actions.late_checkout import GRANTED, grant_late_checkout
@@ -41,6 +39,7 @@ from actions.saved_requests import (
     saved_request_queue,
 )
 from actions.staff_requests import record_staff_request
+from dlq import PermanentFailure, RetryWorker
 
 logger = logging.getLogger(__name__)
 

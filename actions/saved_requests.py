@@ -17,9 +17,9 @@ from typing import Any, Dict
 
 from rasa_sdk import Tracker
 
-from dlq import DLQSettings, build_queue
 from actions.context import hotel_for, language_of
 from actions.pms.base import BookingRequest
+from dlq import DLQSettings, build_queue
 
 logger = logging.getLogger(__name__)
 

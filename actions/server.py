@@ -7,17 +7,16 @@ and the worker that redoes saved requests (started and stopped with the server).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
-
-import asyncio
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sanic import Sanic, response
 
 from actions import qr
 from actions.action_metrics import instrument_webhook
-from actions.config import PROJECT_ROOT, DEV_QR_SECRET, settings
+from actions.config import DEV_QR_SECRET, PROJECT_ROOT, settings
 from actions.pms.gateway import current_breaker
 from actions.pms.metrics import observe_breaker
 

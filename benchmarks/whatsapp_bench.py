@@ -97,7 +97,7 @@ async def whatsapp_turns(stack: Stack, turns: int) -> List[float]:
             guest = new_guest()
             started = time.perf_counter()
             await post_webhook(http, stack.webhook_url, guest, TURN_TEXTS[index % len(TURN_TEXTS)])
-            ok = await loop.run_in_executor(None, lambda: stack.graph.wait_for(lambda g: bool(g._messages_unlocked(guest)), 60))
+            ok = await loop.run_in_executor(None, lambda guest=guest: stack.graph.wait_for(lambda g: bool(g._messages_unlocked(guest)), 60))
             if not ok:
                 raise RuntimeError("no WhatsApp reply in 60 s")
             times.append(time.perf_counter() - started)

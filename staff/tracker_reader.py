@@ -15,7 +15,19 @@ from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional
 
 from sqlalchemy import (
-    Column, Float, Integer, MetaData, String, Table, Text, case, create_engine, distinct, func, inspect, select,
+    Column,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    case,
+    create_engine,
+    distinct,
+    func,
+    inspect,
+    select,
 )
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError

@@ -30,7 +30,7 @@ from connectors.gmail.api import GmailClient, GmailError, ResponseTooLarge, b64u
 from connectors.gmail.config import ConfigError, GmailConfig
 from connectors.gmail.deadletter import KIND_INBOUND, KIND_SEND, error_summary, failure_reason, masked, send_payload
 from connectors.gmail.mailbox_sync import MailboxSync, MalformedPush, parse_push
-from connectors.gmail.oauth import ServiceAccountTokenProvider, ServiceAccountError, TokenProvider
+from connectors.gmail.oauth import ServiceAccountError, ServiceAccountTokenProvider, TokenProvider
 from connectors.gmail.outbound import GmailOutput, resolve_choice
 from connectors.gmail.poller import Poller, search_label
 from connectors.gmail.store import build_store

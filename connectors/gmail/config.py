@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
-from connectors.settings import ConfigError, SettingsSource  # noqa: F401  (ConfigError is part of this module's API)
+from connectors.settings import ConfigError, SettingsSource
 
 DEFAULT_API_URL = "https://gmail.googleapis.com"
 DEFAULT_TOKEN_URL = "https://oauth2.googleapis.com/token"

@@ -157,7 +157,7 @@ def parse_raw(raw: bytes, gmail_id: str = "", thread_id: str = "") -> InboundEma
         disposition = _safe(part.get_content_disposition) or ""
         filename = _safe(part.get_filename) or ""
         if disposition == "attachment" or filename or not content_type.startswith("text/"):
-            payload = _safe(lambda: part.get_payload(decode=True)) or b""
+            payload = _safe(lambda part=part: part.get_payload(decode=True)) or b""
             result.attachments.append(Attachment(filename or "", content_type, len(payload)))
             continue
         text = _part_text(part, result)

@@ -18,7 +18,7 @@ from typing import Any, Mapping, Optional
 
 import yaml
 
-from connectors.settings import ConfigError, SettingsSource  # noqa: F401  (ConfigError is part of this module's API)
+from connectors.settings import ConfigError, SettingsSource
 
 DEFAULT_GRAPH_API_URL = "https://graph.facebook.com"
 DEFAULT_GRAPH_API_VERSION = "v21.0"

@@ -6,7 +6,13 @@ import datetime as dt
 from urllib.parse import urlparse
 
 from actions.config import PROJECT_ROOT
-from actions.hotel_info import ActionBusinessHours, ActionShareLocation, ActionShowRoomOptions, describe_opening, weekly_schedule
+from actions.hotel_info import (
+    ActionBusinessHours,
+    ActionShareLocation,
+    ActionShowRoomOptions,
+    describe_opening,
+    weekly_schedule,
+)
 from tests.conftest import TODAY, at_hotel_time, make_tracker, run_action
 
 

@@ -2,8 +2,8 @@
 message metadata and the actions answer for that hotel."""
 from __future__ import annotations
 
-import yaml
 import pytest
+import yaml
 
 from actions import config
 from actions.hotel_info import ActionShareLocation

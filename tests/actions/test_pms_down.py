@@ -28,6 +28,7 @@ from actions.pms.local import LocalPMS
 from tests.actions.broken_pms import BrokenPMS
 from tests.conftest import TODAY, make_tracker, run_action
 
+
 @pytest.fixture
 def broken(tmp_path) -> BrokenPMS:
     pms = BrokenPMS(f"sqlite:///{tmp_path / 'broken.sqlite3'}", clock=lambda: TODAY)

@@ -11,13 +11,13 @@ from decimal import Decimal
 import pytest
 
 from actions.booking import ActionCancelReservation, ActionCreateBooking
+from actions.config import settings
 from actions.late_checkout import ActionConfirmLateCheckout
 from actions.pms.base import BookingRequest, BookingStatus
 from actions.pms.gateway import PMSGateway, build_breaker, use_gateway
 from actions.rasa_api import RasaAPI
 from actions.saved_request_worker import build_worker
 from actions.saved_requests import use_queue
-from actions.config import settings
 from dlq import DLQSettings, QueueUnavailable, build_queue
 from tests.actions.broken_pms import BrokenPMS
 from tests.actions.fake_rasa_api import FakeRasaAPI

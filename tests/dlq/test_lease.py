@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from dlq import RetryWorker, build_queue, DLQSettings
+from dlq import DLQSettings, RetryWorker, build_queue
 
 KIND = "rasa.notify"
 PROJECT = Path(__file__).resolve().parents[2]

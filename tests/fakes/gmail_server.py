@@ -123,13 +123,13 @@ class GmailServer:
         return [s for s in self.sent if address.lower() in str(s["message"]["To"]).lower()]
 
     def label_names(self, message_id: str) -> List[str]:
-        return [self.labels.get(l, l) for l in self.messages[message_id].label_ids]
+        return [self.labels.get(label, label) for label in self.messages[message_id].label_ids]
 
     # -- behaviour -------------------------------------------------------------
 
     def _matches(self, stored: StoredMessage, query: str, label_ids: List[str]) -> bool:
-        names = {self.labels.get(l, l).lower().replace("/", "-").replace(" ", "-") for l in stored.label_ids}
-        if any(l not in stored.label_ids for l in label_ids):
+        names = {self.labels.get(label, label).lower().replace("/", "-").replace(" ", "-") for label in stored.label_ids}
+        if any(label not in stored.label_ids for label in label_ids):
             return False
         for term in query.split():
             negate = term.startswith("-")
@@ -274,8 +274,8 @@ class GmailServer:
                     return self._error(404, "Requested entity was not found.")
                 stored = fake.messages[match.group(1)]
                 if match.group(2) and method == "POST":
-                    stored.label_ids = [l for l in stored.label_ids if l not in payload.get("removeLabelIds", [])]
-                    stored.label_ids += [l for l in payload.get("addLabelIds", []) if l not in stored.label_ids]
+                    stored.label_ids = [label for label in stored.label_ids if label not in payload.get("removeLabelIds", [])]
+                    stored.label_ids += [label for label in payload.get("addLabelIds", []) if label not in stored.label_ids]
                     return self._send(200, {"id": stored.id, "threadId": stored.thread_id, "labelIds": stored.label_ids})
                 fmt = (args.get("format") or ["full"])[0]
                 base = {"id": stored.id, "threadId": stored.thread_id, "labelIds": stored.label_ids, "sizeEstimate": len(stored.raw)}

@@ -13,8 +13,8 @@ from connectors.gmail.api import b64url_decode
 from connectors.gmail.channel import EMPTY, TOO_LONG
 from connectors.gmail.deadletter import KIND_INBOUND, KIND_SEND, send_payload
 from connectors.gmail.poller import MAX_FAILURES_PER_MESSAGE
-from dlq import PermanentFailure
 from connectors.gmail.store import MemoryStore, build_store
+from dlq import PermanentFailure
 from tests.gmail.conftest import CLIENT_SECRET, REFRESH_TOKEN, guest_address, mail, make_config
 
 

@@ -13,7 +13,7 @@ import pytest
 from sanic import Sanic
 
 from connectors.gmail import GmailInput
-from connectors.gmail.mailbox_sync import MalformedPush, MailboxSync, parse_push
+from connectors.gmail.mailbox_sync import MailboxSync, MalformedPush, parse_push
 from connectors.gmail.store import MemoryStore
 from connectors.settings import ConfigError
 from tests.gmail.conftest import guest_address, mail, make_config

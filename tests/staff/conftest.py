@@ -14,8 +14,8 @@ import redis
 from actions.staff_requests import StaffRequestStore
 from staff.config import StaffConfig
 from staff.passwords import hash_password
+from tests.stack_common import fresh_postgres_database
 from tests.staff import scenario
-from tests.stack_common import free_port, fresh_postgres_database
 from tests.staff.fake_rasa_api import FakeRasaAPI
 
 REDIS_URL = "redis://127.0.0.1:6379/0"

@@ -93,7 +93,7 @@ class FakeRasaAPI:
                 self.end_headers()
                 self.wfile.write(raw)
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 parts = urlsplit(self.path)
                 query = parse_qs(parts.query)
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))

@@ -141,7 +141,7 @@ def test_staff_console_in_chromium(browser, staff_web, fake_rasa, tracker_store,
     assert [row.find_element(By.TAG_NAME, "a").text for row in rows] == scenario.BY_RECENCY
     assert scenario.XSS_TEXT in rows[1].text
     with pytest.raises(NoAlertPresentException):
-        browser.switch_to.alert.text
+        _ = browser.switch_to.alert.text
     assert browser.find_element(By.ID, "user").text == USER
     assert "PAUSED" in rows[2].text.upper()
     shoot(browser, "conversations")

@@ -14,10 +14,10 @@ import pybreaker
 import pytest
 import redis
 
+from actions.config import PROJECT_ROOT
 from actions.pms.base import BookingNotFound, PMSUnavailable
 from actions.pms.breaker import FailSafeStorage, build_breaker
 from actions.pms.gateway import PMSGateway
-from actions.config import PROJECT_ROOT
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 

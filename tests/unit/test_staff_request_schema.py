@@ -11,7 +11,6 @@ import pytest
 from tests.stack_common import fresh_postgres_database
 
 
-
 def _open_and_add(url: str, barrier, results) -> None:
     from actions.staff_requests import StaffRequestStore
 

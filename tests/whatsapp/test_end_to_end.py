@@ -17,7 +17,14 @@ import requests
 
 from tests.whatsapp import payloads
 from tests.whatsapp.stack import (
-    ACCESS_TOKEN, APP_SECRET, AUTH_TOKEN, MODEL, PHONE_NUMBER_ID, SECOND_PHONE_NUMBER_ID, VERIFY_TOKEN, Stack,
+    ACCESS_TOKEN,
+    APP_SECRET,
+    AUTH_TOKEN,
+    MODEL,
+    PHONE_NUMBER_ID,
+    SECOND_PHONE_NUMBER_ID,
+    VERIFY_TOKEN,
+    Stack,
     korean_model_path,
 )
 
