@@ -17,13 +17,10 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from core.settings import PROJECT_ROOT, ConfigError
+
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 DEV_QR_SECRET = "dev-only-qr-secret-change-me"
-
-
-class ConfigError(ValueError):
-    """The configuration is invalid; the message says which field."""
 
 
 def _env(name: str, default: str = "") -> str:

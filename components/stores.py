@@ -32,11 +32,11 @@ from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.utils.endpoints import EndpointConfig
 
+from core.settings import PROJECT_ROOT
 from dlq.config import masked_url
 
 logger = logging.getLogger(__name__)
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TRACKER_DB = PROJECT_ROOT / "var" / "tracker.sqlite3"
 DEFAULT_ACTION_ENDPOINT_URL = "http://localhost:5055/webhook"
 REDIS_SCHEMES = ("redis", "rediss")

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping
 
-
-class ConfigError(ValueError):
-    """A channel setting is missing or invalid; the message names it."""
+from core.settings import ConfigError
 
 
 class SettingsSource:

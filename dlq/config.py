@@ -19,13 +19,12 @@ import math
 import os
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Mapping, Optional
 from urllib.parse import urlsplit
 
+from core.settings import PROJECT_ROOT
 from dlq.errors import DLQConfigError
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = f"sqlite:///{PROJECT_ROOT / 'var' / 'assistant.sqlite3'}"
 PREFIX_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 REDIS_SCHEMES = ("redis", "rediss", "unix")

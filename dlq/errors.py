@@ -1,12 +1,14 @@
 """The exceptions of the dead-letter queue."""
 from __future__ import annotations
 
+from core.settings import ConfigError
+
 
 class DLQError(Exception):
     """Base class of the queue's own errors."""
 
 
-class DLQConfigError(DLQError, ValueError):
+class DLQConfigError(DLQError, ConfigError):
     """A DLQ_* setting is invalid; the message names the variable."""
 
 

@@ -19,6 +19,7 @@ COPY requirements.lock ./
 RUN python -m pip install "pip==24.0" \
  && python -m pip install -r requirements.lock
 
+COPY core/ core/
 COPY actions/ actions/
 COPY components/ components/
 COPY connectors/ connectors/

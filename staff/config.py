@@ -12,15 +12,12 @@ from typing import Mapping, Optional
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from actions.config import PROJECT_ROOT, Settings
+from core.settings import ConfigError
 from staff.passwords import PasswordHashError, parse_hash
 
 DEFAULT_TRACKER_STORE_URL = f"sqlite:///{PROJECT_ROOT / 'var' / 'tracker.sqlite3'}"
 DEFAULT_RASA_URL = "http://localhost:5005"
 MIN_SESSION_SECRET_LENGTH = 32
-
-
-class ConfigError(ValueError):
-    """A staff console setting is missing or invalid; the message names it."""
 
 
 def parse_users(raw: str) -> dict[str, str]:

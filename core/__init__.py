@@ -1,0 +1,2 @@
+"""What every package of the project shares and nothing else: where the
+project lives and how a bad setting is reported."""
