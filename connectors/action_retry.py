@@ -32,11 +32,12 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Optional
 
 import aiohttp
 from rasa.utils.endpoints import EndpointConfig
+
+from dlq.retry import RetryPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -48,25 +49,19 @@ class ActionRetrySeamMissing(RuntimeError):
     """The Rasa code this adapter hooks into is not what it expects."""
 
 
-@dataclass(frozen=True)
-class ActionRetryPolicy:
-    attempts: int = 5
-    first_delay_seconds: float = 0.625  # then doubled: 0.6 + 1.2 + 2.5 + 5 = ~9.4 s in all
+# 5 tries, waits of 0.6, 1.2, 2.5 and 5 s: ~9.4 s in all (the project's one policy, dlq/retry.py)
+DEFAULT_POLICY = RetryPolicy(retries=4, first_delay=0.625)
 
-    def delay(self, failed_attempt: int) -> float:
-        """Seconds to wait after attempt number ``failed_attempt`` (1-based) failed."""
-        return self.first_delay_seconds * 2 ** (failed_attempt - 1)
 
-    @property
-    def window_seconds(self) -> float:
-        return sum(self.delay(n) for n in range(1, self.attempts))
+def _retryable(exc: BaseException) -> bool:
+    return isinstance(exc, aiohttp.ClientConnectorError) and not isinstance(exc, NOT_RETRIED)
 
 
 class RetryingActionEndpoint(EndpointConfig):
     """The action server's ``EndpointConfig`` with connection-refused retries."""
 
     def __init__(
-        self, endpoint: EndpointConfig, policy: ActionRetryPolicy,
+        self, endpoint: EndpointConfig, policy: RetryPolicy,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         # keep every field of the configured endpoint (url, token, headers, cafile, kwargs, ...)
@@ -74,31 +69,26 @@ class RetryingActionEndpoint(EndpointConfig):
         self.policy, self._sleep = policy, sleep
 
     async def request(self, *args: Any, **kwargs: Any) -> Optional[Any]:
-        for attempt in range(1, self.policy.attempts + 1):
-            try:
-                return await super().request(*args, **kwargs)
-            except aiohttp.ClientConnectorError as exc:
-                if isinstance(exc, NOT_RETRIED) or attempt == self.policy.attempts:
-                    raise
-                delay = self.policy.delay(attempt)
-                logger.warning(
-                    "action server %s not reachable (%s); nothing was sent, try %d/%d in %.1fs",
-                    self.url, type(exc).__name__, attempt + 1, self.policy.attempts, delay,
-                )
-                await self._sleep(delay)
-        raise AssertionError("unreachable")
+        def log(exc: BaseException, retry_number: int, delay: float) -> None:
+            logger.warning(
+                "action server %s not reachable (%s); nothing was sent, try %d/%d in %.1fs",
+                self.url, type(exc).__name__, retry_number + 1, self.policy.attempts, delay,
+            )
+
+        return await self.policy.call(lambda: super(RetryingActionEndpoint, self).request(*args, **kwargs),
+                                      retryable=_retryable, on_retry=log, sleep=self._sleep)
 
     def copy(self) -> "RetryingActionEndpoint":
         return RetryingActionEndpoint(super().copy(), self.policy, self._sleep)
 
 
-def wrap(endpoint: Optional[EndpointConfig], policy: ActionRetryPolicy) -> Optional[EndpointConfig]:
+def wrap(endpoint: Optional[EndpointConfig], policy: RetryPolicy) -> Optional[EndpointConfig]:
     if endpoint is None or isinstance(endpoint, RetryingActionEndpoint):
         return endpoint
     return RetryingActionEndpoint(endpoint, policy)
 
 
-_installed: Optional[ActionRetryPolicy] = None
+_installed: Optional[RetryPolicy] = None
 
 
 def check_seam() -> None:
@@ -124,7 +114,7 @@ def check_seam() -> None:
         )
 
 
-def install(policy: ActionRetryPolicy = ActionRetryPolicy()) -> None:
+def install(policy: RetryPolicy = DEFAULT_POLICY) -> None:
     """Make every ``RemoteAction`` of this process retry unreachable action servers."""
     global _installed
     check_seam()
@@ -146,5 +136,5 @@ def install(policy: ActionRetryPolicy = ActionRetryPolicy()) -> None:
                 policy.attempts, policy.window_seconds)
 
 
-def installed_policy() -> Optional[ActionRetryPolicy]:
+def installed_policy() -> Optional[RetryPolicy]:
     return _installed

@@ -1,12 +1,19 @@
-"""When the next retry is due: retry k waits base * 2^(k-1) seconds after the
-previous failure (60, 120, 240 s with the default base)."""
+"""When a dead-letter entry is due again: the project's retry policy
+(dlq/retry.py) with the queue's base, so retry k waits base * 2^(k-1) seconds
+after the previous failure (60, 120, 240 s with the default base). The queue
+counts the retries itself (``max_retries``), across restarts."""
 from __future__ import annotations
+
+from dlq.retry import RetryPolicy
+
+
+def policy(base: float, max_retries: int = 0) -> RetryPolicy:
+    """The queue's retry policy (no jitter: due times are exact and testable)."""
+    return RetryPolicy(retries=max_retries, first_delay=base)
 
 
 def delay_before_retry(retry_number: int, base: float) -> float:
-    if retry_number < 1:
-        raise ValueError(f"retry numbers start at 1, got {retry_number}")
-    return base * 2 ** (retry_number - 1)
+    return policy(base).nominal_delay(retry_number)
 
 
 def next_retry_at(failed_at: float, attempts_so_far: int, base: float) -> float:

@@ -26,14 +26,15 @@ import asyncio
 import hmac
 import logging
 from dataclasses import asdict, dataclass
-from typing import Any, Awaitable, Callable, Dict, Optional, Text
+from typing import Any, Dict, Optional, Text
 
-from rasa.core.channels.channel import InputChannel, UserMessage
+from rasa.core.channels.channel import UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from connectors import action_retry, channel_dlq, channel_metrics, strict_tracker_store
+from connectors import channel_metrics, strict_tracker_store
+from connectors.channel_base import ChannelInput, OnNewMessage
 from connectors.whatsapp import inbound, signature
 from connectors.whatsapp.config import WhatsAppConfig
 from connectors.whatsapp.deadletter import JOURNAL_NOTE, JOURNAL_REASON, KIND_INBOUND, KIND_SEND, masked
@@ -66,13 +67,6 @@ UNSUPPORTED = (
     "I can read text, voice notes, locations and photos of payment receipts."
 )
 
-OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
-
-
-class AgentNotReady(RuntimeError):
-    """Rasa has no model loaded yet: a recovered message must wait."""
-
-
 @dataclass
 class Job:
     """A message's turn to run: ``lease`` held since the webhook accepted it (None when
@@ -85,17 +79,14 @@ class Job:
     finished: Optional["asyncio.Future[None]"] = None
 
 
-class WhatsAppInput(InputChannel):
+class WhatsAppInput(ChannelInput):
     @classmethod
     def name(cls) -> Text:
         return CHANNEL
 
     @classmethod
-    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "WhatsAppInput":
-        channel = cls(WhatsAppConfig.from_sources(credentials))
-        if channel.config.enabled:
-            action_retry.install()
-        return channel
+    def config_from(cls, credentials: Optional[Dict[Text, Any]]) -> WhatsAppConfig:
+        return WhatsAppConfig.from_sources(credentials)
 
     def __init__(self, config: WhatsAppConfig, graph: Optional[GraphClient] = None, store: Optional[StateStore] = None) -> None:
         self.config = config
@@ -114,8 +105,6 @@ class WhatsAppInput(InputChannel):
             Transcriber(config.vosk_model_path, config.max_voice_seconds) if config.vosk_model_path else None
         )
         self.dispatcher: OrderedDispatcher[Job] = OrderedDispatcher(self._run_job, config.max_concurrency)
-        self._on_new_message: Optional[OnNewMessage] = None
-        self._app = None
         if not config.enabled:
             logger.warning(
                 "WhatsApp channel is not configured (WHATSAPP_VERIFY_TOKEN, WHATSAPP_APP_SECRET, "
@@ -132,7 +121,6 @@ class WhatsAppInput(InputChannel):
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         webhook = Blueprint("whatsapp_webhook", __name__)
-        self._on_new_message = on_new_message
 
         @webhook.route("/", methods=["GET"])
         async def health(request: Request) -> HTTPResponse:
@@ -146,34 +134,19 @@ class WhatsAppInput(InputChannel):
         async def receive(request: Request) -> HTTPResponse:
             return await self._receive(request)
 
-        @webhook.listener("after_server_start")
         async def started(app, loop) -> None:
-            self._app = app
-            if self.config.enabled:
-                strict_tracker_store.install(getattr(app.ctx, "agent", None))
             if self.transcriber is not None:  # load the model now rather than at the first voice note
                 loop.run_in_executor(None, self.transcriber.preload).add_done_callback(_log_preload_failure)
 
-        @webhook.listener("before_server_stop")
-        async def shutdown(app, loop) -> None:
+        async def stopping(app, loop) -> None:
             await self.dispatcher.drain()
 
-        @webhook.listener("after_server_stop")
-        async def close(app, loop) -> None:
-            await self.graph.close()
-            await self.store.close()
-
-        if self.config.enabled:
-            channel_dlq.attach(
-                webhook,
-                handlers=lambda: {KIND_SEND: self._resend, KIND_INBOUND: self._recover},
-                on_open=self._use_queue,
-                on_permanent=self._permanent,
-            )
+        self.wire(
+            webhook, on_new_message,
+            dead_letter_handlers=lambda: {KIND_SEND: self._resend, KIND_INBOUND: self._recover},
+            on_permanent=self._permanent, started=started, stopping=stopping, closeables=(self.graph, self.store),
+        )
         return webhook
-
-    def _use_queue(self, queue) -> None:
-        self.queue = queue
 
     def _verify(self, request: Request) -> HTTPResponse:
         if not self.config.enabled:
@@ -266,9 +239,7 @@ class WhatsAppInput(InputChannel):
         """A journaled message whose turn did not finish (crash, Rasa error). It joins
         its guest's queue (order, concurrency) before this coroutine first awaits, so
         the worker's entries, claimed oldest first, keep their order per guest."""
-        agent = getattr(getattr(self._app, "ctx", None), "agent", None)
-        if agent is not None and not agent.is_ready():
-            raise AgentNotReady("no model loaded yet")
+        self.require_agent_ready()
         message = inbound.from_payload(entry.payload)
         job = Job(message, None, None, asyncio.get_running_loop().create_future())
         self.dispatcher.submit(message.sender_key, job)
@@ -340,8 +311,7 @@ class WhatsAppInput(InputChannel):
         await self.store.mark_done(message.message_id)
 
     async def _turn(self, message: InboundMessage, route) -> None:
-        on_new_message = self._on_new_message
-        assert on_new_message is not None, "the blueprint was not built"
+        on_new_message = self.on_new_message
         await self.store.open_window(f"{message.phone_number_id}:{message.wa_id}")
         conversation = sender_id(message.wa_id, message.phone_number_id)
         output = WhatsAppOutput(self.config, self.graph, self.store, self.queue)

@@ -15,13 +15,13 @@ import asyncio
 import hashlib
 import json
 import logging
-import random
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Dict, Optional
 
 import aiohttp
 
 from connectors.http_body import read_bounded
+from dlq.retry import RetryPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +62,8 @@ class GraphClient:
     ) -> None:
         self.base = f"{base_url.rstrip('/')}/{version.strip('/')}"
         self._token = access_token
-        self.retries, self.retry_base = retries, retry_base_seconds
+        # the project's retry policy (dlq/retry.py); Retry-After, when Graph sends one, replaces the wait
+        self.retry = RetryPolicy(retries, retry_base_seconds, max_delay=MAX_RETRY_AFTER_SECONDS, jitter=0.2)
         self.timeout = aiohttp.ClientTimeout(total=timeout_seconds)
         self._sleep = sleep
         self._session: Optional[aiohttp.ClientSession] = None
@@ -138,17 +139,12 @@ class GraphClient:
     # -- plumbing -------------------------------------------------------------
 
     async def _with_retries(self, what: str, attempt: Callable[[], Awaitable[Any]]) -> Any:
-        for number in range(self.retries + 1):
-            try:
-                return await attempt()
-            except GraphError as exc:
-                if not exc.retryable or number == self.retries:
-                    raise
-                delay = getattr(exc, "retry_after", None) or self.retry_base * (2**number)
-                delay = min(delay, MAX_RETRY_AFTER_SECONDS) * random.uniform(0.8, 1.2)
-                logger.warning("WhatsApp %s failed (%s); retry %d/%d in %.2fs", what, exc, number + 1, self.retries, delay)
-                await self._sleep(delay)
-        raise AssertionError("unreachable")
+        def log(exc: BaseException, retry_number: int, delay: float) -> None:
+            logger.warning("WhatsApp %s failed (%s); retry %d/%d in %.2fs", what, exc, retry_number, self.retry.retries, delay)
+
+        return await self.retry.call(attempt, retryable=lambda exc: isinstance(exc, GraphError) and exc.retryable,
+                                     delay_hint=lambda exc: getattr(exc, "retry_after", None) or None,
+                                     on_retry=log, sleep=self._sleep)
 
     async def _json_request(self, method: str, url: str, **kwargs: Any) -> Dict[str, Any]:
         try:

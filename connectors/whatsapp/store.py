@@ -23,6 +23,8 @@ import time
 from collections import OrderedDict
 from typing import Callable, Optional, Protocol
 
+from connectors import channel_base
+
 logger = logging.getLogger(__name__)
 
 WINDOW_SECONDS = 24 * 3600
@@ -165,64 +167,45 @@ class RedisStore:
         await self.client.close()
 
 
-class FallbackStore:
-    """Redis first; on a Redis error, this process's memory (logged once per outage)."""
+class FallbackStore(channel_base.FallbackStore):
+    """Redis first; on a Redis error, this process's memory (connectors/channel_base.py).
+    What later outages must still know (done marks, windows, payloads) is also kept in memory."""
 
     def __init__(self, primary: RedisStore, fallback: MemoryStore) -> None:
-        self.primary, self.fallback = primary, fallback
-        self.degraded = False
-
-    async def _call(self, name: str, *args):
-        try:
-            result = await getattr(self.primary, name)(*args)
-        except Exception as exc:  # redis.exceptions.RedisError, OSError, timeouts
-            if not self.degraded:
-                logger.warning("Redis unavailable (%s); using the in-process store until it is back", type(exc).__name__)
-            self.degraded = True
-            return await getattr(self.fallback, name)(*args)
-        if self.degraded:
-            logger.info("Redis is back; WhatsApp channel state is shared again")
-            self.degraded = False
-        return result
+        super().__init__(primary, fallback, what="WhatsApp channel")
 
     async def claim(self, message_id: str) -> bool:
-        return await self._call("claim", message_id)
+        return await self.call("claim", message_id)
 
     async def mark_done(self, message_id: str) -> None:
-        await self._call("mark_done", message_id)
+        await self.call("mark_done", message_id)
         await self.fallback.mark_done(message_id)
 
     async def is_done(self, message_id: str) -> bool:
-        return await self._call("is_done", message_id) or await self.fallback.is_done(message_id)
+        return await self.call("is_done", message_id) or await self.fallback.is_done(message_id)
 
     async def acquire(self, message_id: str, owner: str, ttl: float) -> bool:
-        return await self._call("acquire", message_id, owner, ttl)
+        return await self.call("acquire", message_id, owner, ttl)
 
     async def refresh(self, message_id: str, owner: str, ttl: float) -> bool:
-        return await self._call("refresh", message_id, owner, ttl)
+        return await self.call("refresh", message_id, owner, ttl)
 
     async def release(self, message_id: str, owner: str) -> None:
-        await self._call("release", message_id, owner)
+        await self.call("release", message_id, owner)
 
     async def open_window(self, conversation: str) -> None:
-        await self._call("open_window", conversation)
+        await self.call("open_window", conversation)
         await self.fallback.open_window(conversation)  # so a later outage still knows the window
 
     async def window_open(self, conversation: str) -> bool:
-        return await self._call("window_open", conversation)
+        return await self.call("window_open", conversation)
 
     async def put_payload(self, key: str, payload: str) -> None:
-        await self._call("put_payload", key, payload)
+        await self.call("put_payload", key, payload)
         await self.fallback.put_payload(key, payload)
 
     async def get_payload(self, key: str) -> Optional[str]:
-        return await self._call("get_payload", key) or await self.fallback.get_payload(key)
-
-    async def close(self) -> None:
-        try:
-            await self.primary.close()
-        except Exception:  # closing a broken connection must not fail shutdown
-            pass
+        return await self.call("get_payload", key) or await self.fallback.get_payload(key)
 
 
 def build_store(redis_url: str, prefix: str, dedup_ttl: int) -> StateStore:

@@ -19,7 +19,8 @@ from rasa.shared.exceptions import RasaException
 from rasa.utils.endpoints import EndpointConfig
 
 from connectors import action_retry
-from connectors.action_retry import ActionRetryPolicy, ActionRetrySeamMissing, RetryingActionEndpoint
+from connectors.action_retry import DEFAULT_POLICY, ActionRetrySeamMissing, RetryingActionEndpoint
+from dlq.retry import RetryPolicy
 from tests.stack_common import ROOT, ActionServer, free_port
 
 
@@ -53,8 +54,8 @@ def test_the_seam_exists_in_the_pinned_rasa_and_install_wraps_every_remote_actio
     assert isinstance(action.action_endpoint, RetryingActionEndpoint)
     assert action.action_endpoint.url == "http://127.0.0.1:1/webhook" and action.action_endpoint.token == "t"
     assert RemoteAction("action_y", None).action_endpoint is None
-    assert action_retry.installed_policy() == ActionRetryPolicy()
-    assert 9 <= ActionRetryPolicy().window_seconds <= 10
+    assert action_retry.installed_policy() == DEFAULT_POLICY
+    assert DEFAULT_POLICY.attempts == 5 and 9 <= DEFAULT_POLICY.window_seconds <= 10
 
 
 def test_a_moved_seam_fails_loudly(monkeypatch):
@@ -88,7 +89,7 @@ async def test_an_action_call_survives_an_action_server_restart_in_flight(action
 
 async def test_a_server_that_never_comes_back_fails_after_every_try(domain):
     endpoint = RetryingActionEndpoint(EndpointConfig(url=f"http://127.0.0.1:{free_port()}/webhook"),
-                                      ActionRetryPolicy(attempts=3, first_delay_seconds=0.05))
+                                      RetryPolicy(retries=2, first_delay=0.05))
     started = asyncio.get_running_loop().time()
     with pytest.raises(RasaException, match="Couldn't connect"):
         await share_location(endpoint, domain)
@@ -123,7 +124,7 @@ class DroppingServer:
 
 async def test_a_connection_dropped_after_the_request_was_sent_is_not_retried(domain):
     server = DroppingServer()
-    endpoint = RetryingActionEndpoint(EndpointConfig(url=server.url), ActionRetryPolicy(attempts=5, first_delay_seconds=0.05))
+    endpoint = RetryingActionEndpoint(EndpointConfig(url=server.url), RetryPolicy(retries=4, first_delay=0.05))
     try:
         with pytest.raises(RasaException):
             await share_location(endpoint, domain)
