@@ -50,6 +50,20 @@ class RasaAPI:
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise RasaAPIError(0, type(exc).__name__) from None
 
+    async def _get(self, path: str, params: Optional[Mapping[str, str]] = None) -> Dict[str, Any]:
+        query = dict(params or {})
+        if self._token:
+            query["token"] = self._token
+        try:
+            async with aiohttp.ClientSession(timeout=self.timeout) as session:
+                async with session.get(f"{self.url}{path}", params=query) as reply:
+                    text = await reply.text()
+                    if reply.status >= 400:
+                        raise RasaAPIError(reply.status, text[:300])
+                    return await reply.json(content_type=None) if text else {}
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise RasaAPIError(0, type(exc).__name__) from None
+
     @staticmethod
     def _conversation(conversation_id: str) -> str:
         return "/conversations/" + quote(conversation_id, safe="")
@@ -73,6 +87,10 @@ class RasaAPI:
 
     async def append_events(self, conversation_id: str, events: List[Dict[str, Any]]) -> Dict[str, Any]:
         return await self._post(self._conversation(conversation_id) + "/tracker/events", events)
+
+    async def tracker(self, conversation_id: str, include_events: str = "AFTER_RESTART") -> Dict[str, Any]:
+        """The conversation's tracker state (``events``, ``paused``, ``latest_input_channel`` ...)."""
+        return await self._get(self._conversation(conversation_id) + "/tracker", {"include_events": include_events})
 
     async def resume(self, conversation_id: str) -> None:
         """Give a paused conversation back to the bot."""

@@ -3,6 +3,11 @@ shaped like ``rasa run --enable-api --auth-token TOKEN``:
 
     POST /conversations/{conversation_id}/tracker/events?token=TOKEN
          body: one event or a list of events -> the tracker as JSON
+    GET  /conversations/{conversation_id}/tracker?token=TOKEN
+         -> {"sender_id", "events", "paused", "latest_input_channel"}: the events
+         ``tracker_of(conversation_id)`` gives (default: those ``seed``ed plus
+         those posted); a conversation never seen has no events, as Rasa's
+         fresh tracker
 
 A wrong or missing token gets Rasa's 401 answer. Requests are recorded;
 ``fail_next(status)`` makes the next call fail; ``on_events`` lets a test
@@ -23,6 +28,7 @@ from typing import Any, Callable, Dict, List, Optional
 from urllib.parse import parse_qs, unquote, urlsplit
 
 EVENTS_PATH = re.compile(r"^/conversations/([^/]+)/tracker/events$")
+TRACKER_PATH = re.compile(r"^/conversations/([^/]+)/tracker$")
 
 
 @dataclass
@@ -38,6 +44,8 @@ class FakeRasaAPI:
         self.on_events = on_events
         self.calls: List[Call] = []
         self.rejected: List[str] = []  # paths of calls refused for their token
+        self.events: Dict[str, List[Dict[str, Any]]] = {}  # conversation -> events (seeded and posted)
+        self.tracker_of: Optional[Callable[[str], List[Dict[str, Any]]]] = None
         self._failures: List[int] = []
         self._changed = threading.Condition()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
@@ -55,6 +63,15 @@ class FakeRasaAPI:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+    def seed(self, conversation_id: str, events: List[Dict[str, Any]]) -> None:
+        with self._changed:
+            self.events.setdefault(conversation_id, []).extend(events)
+
+    def posted(self, conversation_id: str) -> List[Dict[str, Any]]:
+        """Every event posted to the conversation, in order."""
+        with self._changed:
+            return [e for c in self.calls if c.conversation_id == conversation_id for e in c.events]
 
     def fail_next(self, status: int, times: int = 1) -> None:
         with self._changed:
@@ -93,6 +110,37 @@ class FakeRasaAPI:
                 self.end_headers()
                 self.wfile.write(raw)
 
+            def _refused(self, parts, query) -> bool:
+                if query.get("token") == [fake.token]:
+                    return False
+                with fake._changed:
+                    fake.rejected.append(parts.path)
+                self._answer(401, {"version": "3.6.21", "status": "failure", "reason": "NotAuthenticated",
+                                   "message": "User is not authenticated.", "code": 401})
+                return True
+
+            def do_GET(self) -> None:
+                parts = urlsplit(self.path)
+                query = parse_qs(parts.query)
+                match = TRACKER_PATH.match(parts.path)
+                if not match:
+                    self._answer(404, {"status": "failure", "reason": "NotFound", "code": 404})
+                    return
+                if self._refused(parts, query):
+                    return
+                conversation_id = unquote(match.group(1))
+                if fake.tracker_of is not None:
+                    events = list(fake.tracker_of(conversation_id) or [])
+                else:
+                    with fake._changed:
+                        events = list(fake.events.get(conversation_id, []))
+                paused = False
+                for event in events:
+                    paused = {"pause": True, "resume": False}.get(event.get("event"), paused)
+                channels = [e.get("input_channel") for e in events if e.get("event") == "user"]
+                self._answer(200, {"sender_id": conversation_id, "events": events, "paused": paused,
+                                   "latest_input_channel": channels[-1] if channels else None})
+
             def do_POST(self) -> None:
                 parts = urlsplit(self.path)
                 query = parse_qs(parts.query)
@@ -101,11 +149,7 @@ class FakeRasaAPI:
                 if not match:
                     self._answer(404, {"status": "failure", "reason": "NotFound", "code": 404})
                     return
-                if query.get("token") != [fake.token]:
-                    with fake._changed:
-                        fake.rejected.append(parts.path)
-                    self._answer(401, {"version": "3.6.21", "status": "failure", "reason": "NotAuthenticated",
-                                       "message": "User is not authenticated.", "code": 401})
+                if self._refused(parts, query):
                     return
                 with fake._changed:
                     failure = fake._failures.pop(0) if fake._failures else None
@@ -119,6 +163,7 @@ class FakeRasaAPI:
                     fake.on_events(conversation_id, events)
                 with fake._changed:
                     fake.calls.append(Call(conversation_id, events, query))
+                    fake.events.setdefault(conversation_id, []).extend(events)
                     fake._changed.notify_all()
                 self._answer(200, {"sender_id": conversation_id, "paused": False, "events": events})
 

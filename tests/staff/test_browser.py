@@ -19,8 +19,9 @@ import pytest
 from rasa.shared.core.events import ConversationResumed
 
 from dlq import DLQSettings, build_queue
+from tests.stack_common import free_port
 from tests.staff import scenario
-from tests.staff.conftest import PASSWORD, RASA_TOKEN, SESSION_SECRET, USER, free_port
+from tests.staff.conftest import PASSWORD, RASA_TOKEN, SESSION_SECRET, USER
 from tests.staff.scenario import GMAIL, WHATSAPP, XSS
 
 ROOT = Path(__file__).resolve().parents[2]

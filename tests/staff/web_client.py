@@ -13,7 +13,7 @@ import aiohttp
 from sanic import Sanic
 
 from staff.web import create_app
-from tests.staff.conftest import free_port
+from tests.stack_common import free_port
 
 CSRF_FIELD = re.compile(r'name="csrf" value="([^"]+)"')
 
