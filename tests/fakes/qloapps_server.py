@@ -1,34 +1,46 @@
-"""A fake QloApps webservice: a real HTTP server on 127.0.0.1 (ephemeral port).
+"""A fake QloApps 1.6.1 webservice: a real HTTP server on 127.0.0.1 (ephemeral port).
 
-It follows the request/response shapes of QloApps 1.6.x / PrestaShop 1.6's
-webservice as read in the QloApps sources:
+It answers like a stock QloApps 1.6.1 shop (``docs/qloapps.md`` has the facts and
+where each comes from): request/response shapes of PrestaShop 1.6's webservice
+(``classes/webservice``), ``room_types``, ``hotel_ari``, ``bookings``, ``orders``,
+``customers`` and ``configurations``. Where QloApps is less kind than a naive
+fake, the fake is unkind too; each such point is a switch of :class:`Behaviour`,
+QloApps' default on, so a test can show what the client does with and without it:
 
-* ``classes/webservice/WebserviceOutputJSON.php``: lists answer
-  ``{"<objects>": [...]}`` when ``display`` is given (``[]`` when empty), one
-  object ``{"<object>": {...}}``; multilingual fields are
-  ``[{"id": <id_lang>, "value": ...}]``; errors ``{"errors": [{"code", "message"}]}``.
-* ``classes/Product.php`` (``room_types`` node, ``id_hotel``/``adults``/``children``
-  getters, ``images`` association).
-* ``modules/hotelreservationsystem/classes/WebserviceSpecificManagementHotelAri.php``
-  (``POST hotel_ari``, XML body, ``{"hotel_ari": {...}}`` JSON answer).
-* ``classes/webservice/WebserviceSpecificManagementBookings.php`` (``bookings``
-  GET/POST/PUT, validation messages, ``remarks``, ``price_details``).
-* PrestaShop ``orders`` / ``configurations`` resources.
+1. ``phone_required``: ``PS_ONE_PHONE_AT_LEAST=1``; a booking without
+   ``customer_detail.phone`` is refused 400 "Please provide a valid phone number."
+2. ``name_validation_fatal``: a first/last name failing ``Validate::isName``
+   (a digit or one of ``!<>,;?=+()@#"°{}_$%:¤|``) makes PHP stop: HTTP 500, empty body.
+3. ``auto_services_dropped``: ``hotel_ari`` prices the room plus the room type's
+   auto-added services; ``POST bookings`` removes the auto-added services the
+   request does not list (``removeAutoAddedServicesFromCart``).
+4. ``put_without_rooms_drops_services``: ``PUT bookings`` whose room types carry
+   no per-room lines removes the rooms' services; per-room lines replace them
+   with the ones listed (``handlePutRequest``).
+5. QloApps has no idempotency key: the same request twice makes two orders
+   (nothing to switch).
+6. Shapes: ``single_language`` (``name``/``description`` plain strings),
+   ``ari_shapes`` (``id_room_type``/ids as strings, rooms with extra fields,
+   ``booked``/``partially_available``/``unavailable`` only when asked),
+   ``integer_amounts`` (3000, not 3000.0), ``orders_bookings_association``
+   (``orders/{id}`` has ``associations.bookings``, no ``order_rows``), order
+   states are PrestaShop's/QloApps' defaults (:data:`DEFAULT_STATES`; a shop may
+   have others: pass ``order_states``), a malformed key gets 401 "Invalid
+   authentication key format", ``PSWS-Version: 1.6.1.23``.
 
-Authentication: HTTP Basic, the webservice key as user name (401 otherwise).
-State (room types, rooms, orders, messages) lives in memory; every request is
-recorded in :attr:`FakeQloApps.requests`; failures can be injected with
-:meth:`FakeQloApps.fail_next`, :meth:`FakeQloApps.delay_next` and
+State (room types, services, rooms, orders, messages) lives in memory; every
+request is recorded in :attr:`FakeQloApps.requests`; failures can be injected
+with :meth:`FakeQloApps.fail_next`, :meth:`FakeQloApps.delay_next` and
 :meth:`FakeQloApps.garbage_next`.
 
-Simplifications (documented, enforced): PUT bookings only changes the status and
-adds remarks; it answers 400 when the request tries to change the rooms or sends
-per-room lines (which in QloApps would rewrite the rooms' services/facilities).
+Simplification (enforced): PUT bookings cannot change a booking's rooms or dates
+(400), only its status, remarks and the rooms' services.
 """
 from __future__ import annotations
 
 import base64
 import json
+import re
 import threading
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -38,25 +50,59 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-# Order states as configured in this fake shop (deliberately not PrestaShop's
-# defaults, so the client must resolve them through ``configurations``).
-STATE_AWAITING_PAYMENT = 10
-STATE_PAYMENT_ACCEPTED = 2
-STATE_PARTIAL_PAYMENT = 11
-STATE_CANCELED = 6
-STATE_REFUND = 7
+PSWS_VERSION = "1.6.1.23"
 
-CONFIGURATION = {
-    "PS_OS_AWAITING_PAYMENT": STATE_AWAITING_PAYMENT,
-    "PS_OS_PAYMENT_ACCEPTED": STATE_PAYMENT_ACCEPTED,
-    "PS_OS_PARTIAL_PAYMENT_ACCEPTED": STATE_PARTIAL_PAYMENT,
-    "PS_OS_CANCELED": STATE_CANCELED,
-    "PS_OS_REFUND": STATE_REFUND,
-    "PS_LANG_DEFAULT": 1,
+# QloApps 1.6.1's default order states (install data: PS_OS_* configuration values).
+DEFAULT_STATES = {
+    "PS_OS_AWAITING_PAYMENT": 1,
+    "PS_OS_PAYMENT_ACCEPTED": 2,
+    "PS_OS_PROCESSING": 3,
+    "PS_OS_CANCELED": 4,
+    "PS_OS_REFUND": 5,
+    "PS_OS_ERROR": 6,
+    "PS_OS_PARTIAL_PAYMENT_ACCEPTED": 8,
+    "PS_OS_AWAITING_REMOTE_PAYMENT": 9,
+    "PS_OS_REMOTE_PAYMENT_ACCEPTED": 10,
 }
-FREEING_STATES = {STATE_CANCELED, STATE_REFUND}
-LANGUAGES = (1, 2)  # 1 = en, 2 = es
+STATE_AWAITING_PAYMENT = DEFAULT_STATES["PS_OS_AWAITING_PAYMENT"]
+STATE_PAYMENT_ACCEPTED = DEFAULT_STATES["PS_OS_PAYMENT_ACCEPTED"]
+STATE_PARTIAL_PAYMENT = DEFAULT_STATES["PS_OS_PARTIAL_PAYMENT_ACCEPTED"]
+STATE_REMOTE_PAYMENT_ACCEPTED = DEFAULT_STATES["PS_OS_REMOTE_PAYMENT_ACCEPTED"]
+STATE_CANCELED = DEFAULT_STATES["PS_OS_CANCELED"]
+STATE_REFUND = DEFAULT_STATES["PS_OS_REFUND"]
+# A shop whose states were renumbered (the client must read them from ``configurations``).
+CUSTOM_STATES = {**DEFAULT_STATES, "PS_OS_AWAITING_PAYMENT": 10, "PS_OS_PARTIAL_PAYMENT_ACCEPTED": 11,
+                 "PS_OS_CANCELED": 6, "PS_OS_REFUND": 7, "PS_OS_ERROR": 8, "PS_OS_REMOTE_PAYMENT_ACCEPTED": 12}
+LANGUAGES = (1, 2)  # 1 = en, 2 = es (when the shop has two languages)
 CENT = Decimal("0.01")
+# Validate::isName (PrestaShop 1.6): no digits and none of these characters.
+_NOT_A_NAME = re.compile(r'[0-9!<>,;?=+()@#"\u00b0{}_$%:\u00a4|]')
+_KEY_FORMAT = re.compile(r"^[A-Z0-9]{32}$")
+
+
+@dataclass
+class Behaviour:
+    """What this fake does that a kind fake would not; QloApps 1.6.1's defaults on."""
+
+    phone_required: bool = True
+    name_validation_fatal: bool = True
+    auto_services_dropped: bool = True
+    put_without_rooms_drops_services: bool = True
+    single_language: bool = True
+    ari_shapes: bool = True
+    integer_amounts: bool = True
+    orders_bookings_association: bool = True
+
+
+@dataclass
+class FakeService:
+    """A service product (QloApps "Manage Service Products"), priced per night or per stay."""
+
+    id: int
+    name: str
+    price: Decimal  # tax excluded
+    per_night: bool = True
+    auto_add: bool = False
 
 
 @dataclass
@@ -71,6 +117,7 @@ class FakeRoomType:
     rooms: list[tuple[int, str]]  # (id_room, room_num)
     images: list[int] = field(default_factory=list)
     active: bool = True
+    services: list[int] = field(default_factory=list)  # linked service product ids
 
 
 @dataclass
@@ -82,9 +129,11 @@ class FakeOrder:
     room_type_id: int
     date_from: date
     date_to: date
-    rooms: list[dict]  # {"id_room", "id_hotel_booking", "adults", "child"}
-    total_excl: Decimal
-    total_tax: Decimal
+    # {"id_room", "id_hotel_booking", "adults", "child", "services": [{"id_service", "name",
+    #  "quantity", "total_excl", "total_tax", "per_night"}]}
+    rooms: list[dict]
+    room_excl: Decimal  # rooms only, tax excluded
+    room_tax: Decimal
     current_state: int
     source: str = ""
     messages: list[str] = field(default_factory=list)
@@ -93,12 +142,24 @@ class FakeOrder:
     date_add: str = "2031-01-01 10:00:00"
 
     @property
-    def total_incl(self) -> Decimal:
-        return self.total_excl + self.total_tax
+    def services_excl(self) -> Decimal:
+        return sum((s["total_excl"] for room in self.rooms for s in room.get("services", ())), Decimal("0"))
 
     @property
-    def occupies_rooms(self) -> bool:
-        return self.current_state not in FREEING_STATES
+    def services_tax(self) -> Decimal:
+        return sum((s["total_tax"] for room in self.rooms for s in room.get("services", ())), Decimal("0"))
+
+    @property
+    def total_excl(self) -> Decimal:
+        return self.room_excl + self.services_excl
+
+    @property
+    def total_tax(self) -> Decimal:
+        return self.room_tax + self.services_tax
+
+    @property
+    def total_incl(self) -> Decimal:
+        return self.total_excl + self.total_tax
 
 
 @dataclass
@@ -119,6 +180,10 @@ class RecordedRequest:
         return json.loads(self.body.decode("utf-8")) if self.body else None
 
 
+class _PhpFatal(Exception):
+    """A PHP fatal error in QloApps: HTTP 500 with an empty body."""
+
+
 class _WsError(Exception):
     def __init__(self, status: int, message: str, code: int = 0) -> None:
         super().__init__(message)
@@ -128,11 +193,15 @@ class _WsError(Exception):
 class FakeQloApps:
     """In-memory QloApps shop with one HTTP server. Use :meth:`start` / :meth:`stop`."""
 
-    def __init__(self, api_key: str = "FAKEKEY0123456789ABCDEFGHIJKLMNO", tax_rate: str = "0.10") -> None:
+    def __init__(self, api_key: str = "FAKEKEY0123456789ABCDEFGHIJKLMNO", tax_rate: str = "0.10", *,
+                 behaviour: Behaviour | None = None, order_states: dict[str, int] | None = None) -> None:
         self.api_key = api_key
         self.tax_rate = Decimal(tax_rate)
+        self.behaviour = behaviour or Behaviour()
+        self.states = dict(order_states or DEFAULT_STATES)
         self.hotels: set[int] = {1, 2}
         self.room_types: dict[int, FakeRoomType] = {}
+        self.services: dict[int, FakeService] = {}
         self.orders: dict[int, FakeOrder] = {}
         self.customers: dict[int, dict] = {}
         self.requests: list[RecordedRequest] = []
@@ -195,9 +264,18 @@ class FakeQloApps:
             self.room_types[rt.id] = rt
         return rt
 
+    def add_service(self, service: FakeService, room_type_ids: list[int]) -> FakeService:
+        with self._lock:
+            self.services[service.id] = service
+            for rt_id in room_type_ids:
+                self.room_types[rt_id].services.append(service.id)
+        return service
+
     def seed_demo(self) -> "FakeQloApps":
         """Hotel 1: single(11), double(12), suite(13), family(14), an inactive single (15);
-        hotel 2: a double (21)."""
+        hotel 2: a double (21). Services: "Room Maintenance Fees" (1, auto-added,
+        25/night) on the suite and the family room, "Breakfast" (2, 15/night) on
+        every room type of hotel 1."""
         self.add_room_type(FakeRoomType(
             11, 1, {1: "Single Room", 2: "Habitación individual"},
             {1: "<p>Cosy room for <b>one</b> &amp; a desk.</p>", 2: "<p>Habitación acogedora para una persona.</p>"},
@@ -220,6 +298,8 @@ class FakeQloApps:
         self.add_room_type(FakeRoomType(
             21, 2, {1: "Double Room", 2: "Habitación doble"}, {1: "Other hotel", 2: "Otro hotel"},
             Decimal("70.00"), 2, 0, [(901, "901")]))
+        self.add_service(FakeService(1, "Room Maintenance Fees", Decimal("25.00"), auto_add=True), [13, 14])
+        self.add_service(FakeService(2, "Breakfast", Decimal("15.00")), [11, 12, 13, 14])
         return self
 
     def mark_paid(self, order_id: int, amount: Decimal | None = None, state: int | None = None) -> None:
@@ -231,9 +311,12 @@ class FakeQloApps:
             if state is not None:
                 order.current_state = state
             elif order.total_paid_real >= order.total_incl:
-                order.current_state = STATE_PAYMENT_ACCEPTED
+                order.current_state = self.states["PS_OS_PAYMENT_ACCEPTED"]
             else:
-                order.current_state = STATE_PARTIAL_PAYMENT
+                order.current_state = self.states["PS_OS_PARTIAL_PAYMENT_ACCEPTED"]
+
+    def occupies_rooms(self, order: FakeOrder) -> bool:
+        return order.current_state not in (self.states["PS_OS_CANCELED"], self.states["PS_OS_REFUND"])
 
     def set_state(self, order_id: int, state: int) -> None:
         with self._lock:
@@ -308,7 +391,9 @@ class FakeQloApps:
             return
 
         if not authorized:
-            self._send(handler, 401, json.dumps({"errors": [{"code": 18, "message": "Invalid authentication key"}]}),
+            message = "Invalid authentication key" if self._well_formed_key(handler.headers.get("Authorization")) \
+                else "Invalid authentication key format"
+            self._send(handler, 401, json.dumps({"errors": [{"code": 18, "message": message}]}),
                        "application/json",
                        {"WWW-Authenticate": 'Basic realm="Welcome to QloApps Webservice, please enter the '
                                             'authentication key as the login. No password required."'})
@@ -323,19 +408,41 @@ class FakeQloApps:
             return
         try:
             status, payload = self._route(method, resource, query, body)
+        except _PhpFatal:
+            self._send(handler, 500, "", "text/html")
+            return
         except _WsError as err:
             status, payload = err.status, {"errors": [{"code": err.code, "message": err.message}]}
-        text = "" if payload is None else json.dumps(payload, ensure_ascii=False)
+        text = "" if payload is None else json.dumps(self._amounts(payload), ensure_ascii=False)
         self._send(handler, status, text, "application/json")
 
-    def _authorized(self, header: str | None) -> bool:
+    @staticmethod
+    def _key_of(header: str | None) -> str | None:
         if not header or not header.startswith("Basic "):
-            return False
+            return None
         try:
-            user, _, _password = base64.b64decode(header[6:]).decode("utf-8").partition(":")
+            return base64.b64decode(header[6:]).decode("utf-8").partition(":")[0]
         except (ValueError, UnicodeDecodeError):
-            return False
-        return user == self.api_key
+            return None
+
+    def _authorized(self, header: str | None) -> bool:
+        return self._key_of(header) == self.api_key
+
+    def _well_formed_key(self, header: str | None) -> bool:
+        """WebserviceRequest::authenticate: a key is 32 capital letters or digits."""
+        return bool(_KEY_FORMAT.match(self._key_of(header) or ""))
+
+    def _amounts(self, value: Any) -> Any:
+        """PHP's json_encode writes a whole float as an integer (3000, not 3000.0)."""
+        if not self.behaviour.integer_amounts:
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, dict):
+            return {k: self._amounts(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._amounts(v) for v in value]
+        return value
 
     @staticmethod
     def _send(handler: BaseHTTPRequestHandler, status: int, text: str, content_type: str,
@@ -345,7 +452,7 @@ class FakeQloApps:
             handler.send_response(status)
             handler.send_header("Content-Type", f"{content_type}; charset=utf-8")
             handler.send_header("Content-Length", str(len(data)))
-            handler.send_header("PSWS-Version", "1.6.1.0")
+            handler.send_header("PSWS-Version", PSWS_VERSION)
             for key, value in (headers or {}).items():
                 handler.send_header(key, value)
             handler.end_headers()
@@ -383,8 +490,9 @@ class FakeQloApps:
         raise _WsError(400, f"Resource of type \"{name}\" does not exists. Did you mean: ...?", 16)
 
     # -- resources -------------------------------------------------------------------
-    @staticmethod
-    def _lang(values: dict[int, str]) -> list[dict]:
+    def _lang(self, values: dict[int, str]) -> list[dict] | str:
+        if self.behaviour.single_language:  # a one-language shop answers plain strings
+            return values.get(1, "")
         return [{"id": lang, "value": values.get(lang, "")} for lang in LANGUAGES]
 
     def _room_type_fields(self, rt: FakeRoomType) -> dict:
@@ -439,13 +547,15 @@ class FakeQloApps:
 
     def _get_configurations(self, query: dict) -> tuple[int, Any]:
         wanted = query.get("filter[name]")
-        names = list(CONFIGURATION)
+        configuration = {**self.states, "PS_LANG_DEFAULT": 1,
+                         "PS_ONE_PHONE_AT_LEAST": int(self.behaviour.phone_required)}
+        names = list(configuration)
         if wanted:
             if not (wanted.startswith("[") and wanted.endswith("]")):
                 raise _WsError(400, "The \"name\" field filter is not valid", 0)
-            names = [n for n in wanted[1:-1].split("|") if n in CONFIGURATION]
+            names = [n for n in wanted[1:-1].split("|") if n in configuration]
         items = [
-            {"id": index + 1, "value": str(CONFIGURATION[n]), "name": n, "id_shop_group": "", "id_shop": "",
+            {"id": index + 1, "value": str(configuration[n]), "name": n, "id_shop_group": "", "id_shop": "",
              "date_add": "2031-01-01 00:00:00", "date_upd": "2031-01-01 00:00:00"}
             for index, n in enumerate(names)
         ]
@@ -456,7 +566,7 @@ class FakeQloApps:
     def _free_rooms(self, rt: FakeRoomType, date_from: date, date_to: date, exclude: int | None = None) -> list[tuple[int, str]]:
         busy: set[int] = set()
         for order in self.orders.values():
-            if order.id == exclude or not order.occupies_rooms or order.room_type_id != rt.id:
+            if order.id == exclude or not self.occupies_rooms(order) or order.room_type_id != rt.id:
                 continue
             if order.date_from < date_to and date_from < order.date_to:
                 busy.update(room["id_room"] for room in order.rooms)
@@ -466,6 +576,17 @@ class FakeQloApps:
         excl = (rt.price * nights * rooms).quantize(CENT, ROUND_HALF_UP)
         tax = (excl * self.tax_rate).quantize(CENT, ROUND_HALF_UP)
         return excl, tax
+
+    def _service_line(self, service: FakeService, nights: int, quantity: int = 1,
+                      total_excl: Decimal | None = None) -> dict:
+        if total_excl is None:
+            total_excl = service.price * quantity * (nights if service.per_night else 1)
+        excl = Decimal(total_excl).quantize(CENT, ROUND_HALF_UP)
+        return {"id_service": service.id, "name": service.name, "quantity": quantity, "total_excl": excl,
+                "total_tax": (excl * self.tax_rate).quantize(CENT, ROUND_HALF_UP), "per_night": service.per_night}
+
+    def _auto_services(self, rt: FakeRoomType) -> list[FakeService]:
+        return [self.services[i] for i in rt.services if self.services[i].auto_add]
 
     def _post_hotel_ari(self, body: bytes) -> tuple[int, Any]:
         if not body:
@@ -498,9 +619,14 @@ class FakeQloApps:
             if adults < 1:
                 raise _WsError(400, f"Validation error: Invalid value for number of adults for Room-{index + 1} "
                                     "occupancy(value must be greater than 0).", 85)
+        asked = {key: text(f"get_{key}_rooms") == "1" for key in ("available", "booked", "partial_available",
+                                                                   "unavailable")}
+        if not any(asked.values()):
+            asked["available"] = True  # no search type: available rooms only
         room_type_filter = int(text("id_room_type")) if text("id_room_type") else None
         nights = (date_to - date_from).days
         total_rooms = max(len(occupancies), 1)
+        shapes = self.behaviour.ari_shapes
         room_types, total, free_total = [], 0, 0
         for rt in sorted(self.room_types.values(), key=lambda r: r.id):
             if rt.hotel_id != hotel_id or not rt.active:
@@ -513,20 +639,32 @@ class FakeQloApps:
             total += len(rt.rooms)
             free_total += len(free)
             excl, tax = self._stay_price(rt, nights, total_rooms)
+            # getRoomTypeTotalPrice adds the auto-added services to the room price
+            for service in self._auto_services(rt):
+                line = self._service_line(service, nights)
+                excl += line["total_excl"] * total_rooms
+                tax += line["total_tax"] * total_rooms
+            if shapes:
+                available = {str(room_id): {"id_room": str(room_id), "id_product": str(rt.id),
+                                            "id_hotel": str(rt.hotel_id), "room_num": num, "id_status": "1",
+                                            "comment": ""} for room_id, num in free}
+            else:
+                available = {str(room_id): {"id_room": room_id, "room_num": num} for room_id, num in free}
+            rooms: dict[str, Any] = {}
+            if asked["available"] or not shapes:
+                rooms["available"] = available
+            for key, node_name in (("partial_available", "partially_available"), ("booked", "booked"),
+                                   ("unavailable", "unavailable")):
+                if asked[key] or not shapes:
+                    rooms[node_name] = []
             room_types.append({
-                "id_room_type": rt.id,
+                "id_room_type": str(rt.id) if shapes else rt.id,
                 "base_price": float(rt.price),
                 "base_price_with_tax": float((rt.price * (1 + self.tax_rate)).quantize(CENT)),
                 "total_price": float(excl),
                 "total_price_with_tax": float(excl + tax),
                 "name": rt.names.get(1, ""),
-                "rooms": {
-                    # PHP arrays keyed by id_room become JSON objects.
-                    "available": {str(room_id): {"id_room": room_id, "room_num": num} for room_id, num in free},
-                    "partially_available": [],
-                    "booked": [],
-                    "unavailable": [],
-                },
+                "rooms": rooms,
             })
         answer = {"id_hotel": str(hotel_id), "date_from": date_from.isoformat(), "date_to": date_to.isoformat(),
                   "currency": "EUR"}
@@ -557,6 +695,20 @@ class FakeQloApps:
                                "phone": detail.get("phone", "")}
         return cid
 
+    def _requested_services(self, rt: FakeRoomType, room: dict, nights: int) -> list[dict]:
+        """The services a per-room line lists (existing service products by ``id_service``)."""
+        lines = []
+        for wanted in self._listish(room.get("services"), "service"):
+            service = self.services.get(int(wanted.get("id_service") or 0))
+            if service is None:
+                raise _WsError(400, "Invalid request for service.", 404)
+            if service.id not in rt.services:
+                raise _WsError(400, "Service is not linked with the requested room type.", 404)
+            quantity = int(wanted.get("quantity") or 1)
+            total = wanted.get("total_price_without_tax")
+            lines.append(self._service_line(service, nights, quantity, None if total in (None, "") else Decimal(str(total))))
+        return lines
+
     def _post_booking(self, body: bytes) -> tuple[int, Any]:
         try:
             data = json.loads(body.decode("utf-8"))
@@ -578,6 +730,8 @@ class FakeQloApps:
         for key, label in (("firstname", "first name"), ("lastname", "last name"), ("email", "email")):
             if not str(customer.get(key) or "").strip():
                 raise _WsError(400, f"Please provide a valid {label}.", 404)
+        if self.behaviour.phone_required and not str(customer.get("phone") or "").strip():
+            raise _WsError(400, "Please provide a valid phone number.", 404)
         room_types = self._listish(params.get("room_types"), "room_type")
         if len(room_types) != 1:
             raise _WsError(400, "Requested room(s) not available.", 404)  # fake: one stay per booking
@@ -599,26 +753,36 @@ class FakeQloApps:
             raise _WsError(400, "Requested room(s) not available.", 404)
         if "payment_status" in params and int(params["payment_status"]) not in (1, 2, 3):
             raise _WsError(400, "Invalid payment status.", 404)
-        cid = self._customer_for(customer)
         nights = (date_to - date_from).days
+        services_per_room = [self._requested_services(rt, rooms_req[i] if i < len(rooms_req) else {}, nights)
+                             for i in range(wanted)]
+        if self.behaviour.name_validation_fatal and any(
+                _NOT_A_NAME.search(str(customer.get(key) or "")) for key in ("firstname", "lastname")):
+            raise _PhpFatal()  # Customer::add() validates the name and PHP dies with a fatal error
+        cid = self._customer_for(customer)
         excl, tax = self._stay_price(rt, nights, wanted)
         order_rooms = []
         for index in range(wanted):
             occupancy = rooms_req[index] if index < len(rooms_req) else {}
+            services = services_per_room[index]
+            if not self.behaviour.auto_services_dropped:  # a kind shop keeps them; QloApps removes them
+                listed = {line["id_service"] for line in services}
+                services += [self._service_line(s, nights) for s in self._auto_services(rt) if s.id not in listed]
             order_rooms.append({
                 "id_room": free[index][0],
                 "id_hotel_booking": self.next_booking_line_id,
                 # QloApps reads the occupancy from "adult"/"child" (falls back to the base occupancy).
                 "adults": int(occupancy.get("adult") or rt.adults),
                 "child": int(occupancy.get("child") or 0),
+                "services": services,
             })
             self.next_booking_line_id += 1
-        state = {1: STATE_PAYMENT_ACCEPTED, 2: STATE_PARTIAL_PAYMENT}.get(
-            int(params.get("payment_status") or 3), STATE_AWAITING_PAYMENT)
+        state = {1: self.states["PS_OS_PAYMENT_ACCEPTED"], 2: self.states["PS_OS_PARTIAL_PAYMENT_ACCEPTED"]}.get(
+            int(params.get("payment_status") or 3), self.states["PS_OS_AWAITING_PAYMENT"])
         order = FakeOrder(
             id=self.next_order_id, hotel_id=rt.hotel_id, currency=params["currency"], id_customer=cid,
-            room_type_id=rt.id, date_from=date_from, date_to=date_to, rooms=order_rooms, total_excl=excl,
-            total_tax=tax, current_state=state, source=str(params.get("source") or ""),
+            room_type_id=rt.id, date_from=date_from, date_to=date_to, rooms=order_rooms, room_excl=excl,
+            room_tax=tax, current_state=state, source=str(params.get("source") or ""),
             reference=f"FAKE{self.next_order_id:05d}",
             date_add=datetime(2031, 1, 1, 10, 0).strftime("%Y-%m-%d %H:%M:%S"),
         )
@@ -653,9 +817,10 @@ class FakeQloApps:
         email = (params.get("customer_detail") or {}).get("email")
         if not any(c["email"] == email for c in self.customers.values()):
             raise _WsError(400, "Customer not found.", 404)
+        rt = self.room_types[order.room_type_id]
+        nights = (order.date_to - order.date_from).days
+        new_services: dict[int, list[dict]] = {}
         for req in room_types:
-            if "rooms" in req:
-                raise _WsError(400, "fake: per-room lines would rewrite services/facilities; not supported", 404)
             same = (
                 int(req.get("id_room_type") or 0) == order.room_type_id
                 and str(req.get("checkin_date"))[:10] == order.date_from.isoformat()
@@ -664,19 +829,51 @@ class FakeQloApps:
             )
             if not same:
                 raise _WsError(400, "fake: changing the rooms of a booking is not supported", 404)
+            rooms_req = self._listish(req.get("rooms"), "room")
+            if rooms_req and len(rooms_req) != len(order.rooms):
+                raise _WsError(400, "Room count does not matches with the number of rooms", 404)
+            by_room = {int(r.get("id_room") or 0): r for r in rooms_req}
+            for index, room in enumerate(order.rooms):
+                if rooms_req:  # per-room lines: the room's services become the ones listed
+                    line = by_room.get(room["id_room"]) or rooms_req[index]
+                    new_services[index] = self._requested_services(rt, line, nights)
+                elif self.behaviour.put_without_rooms_drops_services:
+                    new_services[index] = []
         if status is not None:
-            order.current_state = {1: STATE_AWAITING_PAYMENT, 2: STATE_PAYMENT_ACCEPTED, 3: STATE_CANCELED,
-                                   4: STATE_REFUND}[int(status)]
+            order.current_state = {1: self.states["PS_OS_AWAITING_PAYMENT"], 2: self.states["PS_OS_PAYMENT_ACCEPTED"],
+                                   3: self.states["PS_OS_CANCELED"], 4: self.states["PS_OS_REFUND"]}[int(status)]
+        for index, services in new_services.items():
+            order.rooms[index]["services"] = services
         remark = str(params.get("remark") or "").strip()
         if remark and remark not in order.messages:  # QloApps skips identical messages
             order.messages.append(remark)
         return 200, {"booking": self._booking_details(order)}
+
+    def add_services_to_order(self, order_id: int, service_id: int, quantity: int = 1) -> None:
+        """Back office: add a service (e.g. breakfast) to every room of an order."""
+        with self._lock:
+            order = self.orders[order_id]
+            nights = (order.date_to - order.date_from).days
+            for room in order.rooms:
+                room.setdefault("services", []).append(self._service_line(self.services[service_id], nights, quantity))
 
     def _booking_details(self, order: FakeOrder) -> dict:
         customer = self.customers[order.id_customer]
         rt = self.room_types[order.room_type_id]
         nights = (order.date_to - order.date_from).days
         per_room_excl, per_room_tax = self._stay_price(rt, nights)
+        rooms = []
+        for room in order.rooms:
+            line = {key: room[key] for key in ("id_room", "id_hotel_booking", "adults", "child")}
+            line.update({"unit_price_without_tax": float(per_room_excl), "total_tax": float(per_room_tax)})
+            if room.get("services"):
+                line["services"] = [{
+                    "id_service": s["id_service"], "name": s["name"], "quantity": s["quantity"],
+                    "unit_price_without_tax": float((s["total_excl"] / s["quantity"]).quantize(CENT)),
+                    "total_price_without_tax": float(s["total_excl"]), "total_tax": float(s["total_tax"]),
+                    "per_night": int(s["per_night"]), "price_mode": 2 if s["per_night"] else 1,
+                } for s in room["services"]]
+            rooms.append(line)
         return {
             "id": order.id,
             "id_property": order.hotel_id,
@@ -704,19 +901,21 @@ class FakeQloApps:
                     "id_room_type": order.room_type_id,
                     "checkin_date": f"{order.date_from.isoformat()} 00:00:00",
                     "checkout_date": f"{order.date_to.isoformat()} 00:00:00",
-                    "total_tax": float(order.total_tax),
+                    "total_tax": float(order.room_tax),
                     "number_of_rooms": len(order.rooms),
                     "name": rt.names.get(1, ""),
-                    "rooms": [
-                        {**room, "unit_price_without_tax": float(per_room_excl), "total_tax": float(per_room_tax)}
-                        for room in order.rooms
-                    ],
+                    "rooms": rooms,
                 }],
             },
         }
 
-    @staticmethod
-    def _order_fields(order: FakeOrder) -> dict:
+    def _order_fields(self, order: FakeOrder) -> dict:
+        paid_states = (self.states["PS_OS_PAYMENT_ACCEPTED"], self.states["PS_OS_PARTIAL_PAYMENT_ACCEPTED"],
+                       self.states["PS_OS_REMOTE_PAYMENT_ACCEPTED"])
+        if self.behaviour.orders_bookings_association:
+            associations: dict = {"bookings": [{"id": str(room["id_hotel_booking"])} for room in order.rooms]}
+        else:
+            associations = {"order_rows": []}
         return {
             "id": order.id,
             "id_currency": "1",
@@ -724,7 +923,7 @@ class FakeQloApps:
             "id_customer": str(order.id_customer),
             "current_state": str(order.current_state),
             "module": "wsorder",
-            "valid": "1" if order.current_state in (STATE_PAYMENT_ACCEPTED, STATE_PARTIAL_PAYMENT) else "0",
+            "valid": "1" if order.current_state in paid_states else "0",
             "date_add": order.date_add,
             "payment": "Webservice",
             "total_paid": f"{order.total_incl:.6f}",
@@ -734,5 +933,5 @@ class FakeQloApps:
             "total_products": f"{order.total_excl:.6f}",
             "total_products_wt": f"{order.total_incl:.6f}",
             "reference": order.reference,
-            "associations": {"order_rows": []},
+            "associations": associations,
         }

