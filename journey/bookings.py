@@ -93,7 +93,7 @@ class LocalBookingFeed:
     def bookings(self, hotel_id: str, stays_ending_from: dt.date) -> Sequence[JourneyBooking]:
         from actions.pms.local import BookingRow
 
-        with self._pms._session() as session:  # noqa: SLF001 - the feed is part of the embedded PMS's reading side
+        with self._pms._session() as session:  # the feed is part of the embedded PMS (its reading side)
             rows = session.execute(
                 select(BookingRow).where(BookingRow.checkout >= stays_ending_from).order_by(BookingRow.reference)
             ).scalars().all()
