@@ -1,0 +1,36 @@
+"""The action server's journey routes: ``GET /r/<token>`` counts a review-link
+click and redirects to the hotel's page on that platform."""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+
+from sanic import response
+
+from actions import config as hotel_config
+from journey import metrics
+from journey.guest_messages import default_store
+from journey.links import InvalidLink, read_token
+
+logger = logging.getLogger(__name__)
+
+
+def register(app) -> None:
+    @app.get("/r/<token:str>", name="journey_review_link")
+    async def review_link(request, token: str):
+        try:
+            hotel_id, booking_ref, platform = read_token(hotel_config.settings().qr_secret, token)
+        except InvalidLink:
+            return response.json({"error": "unknown link"}, status=404)
+        hotel = hotel_config.hotels().get(hotel_id)
+        target = hotel.review_links.get(platform) if hotel else None
+        if not target:
+            return response.json({"error": "unknown link"}, status=404)
+        try:
+            await asyncio.to_thread(default_store().record_click, hotel_id, booking_ref, platform,
+                                    dt.datetime.now(dt.timezone.utc))
+        except Exception:  # the guest still gets to the review page
+            logger.exception("journey: review click not recorded")
+        metrics.REVIEW_CLICKS.labels(hotel=hotel_id, platform=platform).inc()
+        return response.redirect(target, status=302, headers={"Cache-Control": "no-store"})
