@@ -12,7 +12,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 ACTION_ENDPOINT_URL ?= http://localhost:5055/webhook
 export ACTION_ENDPOINT_URL
 
-.PHONY: run test system-tools install lint train validate unit test-stories integration nlu-report clean
+.PHONY: run test system-tools install lint train validate unit test-stories integration nlu-report conversation-report clean
 
 run: install $(MODEL)  ## install what is missing, train if needed, chat with the bot
 	@scripts/chat.sh
@@ -50,6 +50,9 @@ integration: $(MODEL)  ## trained model + real action server (+ WhatsApp channel
 
 nlu-report: install  ## held-out NLU evaluation (20% of the examples), report in results/nlu
 	$(PY) scripts/nlu_report.py
+
+conversation-report: $(MODEL)  ## held-out whole conversations (tests/heldout) against the model + action server; results/conversations
+	$(PY) scripts/conversation_report.py
 
 clean:
 	rm -rf results models/*.tar.gz .pytest_cache

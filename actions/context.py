@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import os
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Text
 
@@ -12,10 +14,34 @@ from actions import config
 from actions.config import HotelConfig
 
 LANGUAGES = ("es", "en")
+logger = logging.getLogger(__name__)
+
+# Test/benchmark-only clock override. scripts/conversation_report.py sets it for
+# the action server it starts, so held-out conversations written for a fixed
+# "today" (INTERFACES.md item 8) read the same on any day. An ISO 8601 moment
+# with its UTC offset, e.g. 2027-03-03T10:00:00+01:00. NEVER set in production:
+# every "now" and "today" of the actions would stand still.
+FIXED_NOW_ENV = "ASSISTANT_TEST_FIXED_NOW"
+
+
+def _fixed_now_from_env() -> dt.datetime | None:
+    raw = os.environ.get(FIXED_NOW_ENV, "").strip()
+    if not raw:
+        return None
+    moment = dt.datetime.fromisoformat(raw)  # malformed: the process refuses to start
+    if moment.tzinfo is None:
+        raise ValueError(f"{FIXED_NOW_ENV} needs a UTC offset (e.g. +01:00), got {raw!r}")
+    logger.warning("%s is set: the clock is fixed at %s (tests and benchmarks only)", FIXED_NOW_ENV, raw)
+    return moment.astimezone(dt.timezone.utc)
+
+
+_FIXED_NOW = _fixed_now_from_env()
 
 
 def utc_now() -> dt.datetime:
-    """Patched by tests that need another moment."""
+    """Patched by tests that need another moment; fixed by ASSISTANT_TEST_FIXED_NOW (benchmarks)."""
+    if _FIXED_NOW is not None:
+        return _FIXED_NOW
     return dt.datetime.now(dt.timezone.utc)
 
 

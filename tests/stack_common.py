@@ -241,6 +241,7 @@ class RasaStack:
         self.rasa: Optional[subprocess.Popen] = None
         self.rasa_starts = 0
         self._logs: List = []
+        self.model = MODEL  # another trained model (an experiment) may be set before start()
 
     # -- what a channel stack provides ---------------------------------------------
 
@@ -295,7 +296,7 @@ class RasaStack:
         log = open(self.workdir / f"rasa-{self.rasa_starts}.log", "w")
         self._logs.append(log)
         self.rasa = subprocess.Popen(
-            [str(RASA), "run", "--model", str(MODEL), "--credentials", str(self.workdir / "credentials.yml"),
+            [str(RASA), "run", "--model", str(self.model), "--credentials", str(self.workdir / "credentials.yml"),
              "--endpoints", str(self.workdir / "endpoints.yml"), "--port", str(self.rasa_port), "-i", "127.0.0.1",
              "--enable-api", "--auth-token", AUTH_TOKEN],
             cwd=ROOT, env=self.rasa_environment(), stdout=log, stderr=subprocess.STDOUT,
