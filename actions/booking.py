@@ -17,6 +17,7 @@ from actions.pms.base import (
     BookingRequest,
     BookingStatus,
     InvalidBookingState,
+    InvalidStay,
     NoAvailability,
     PMSUnavailable,
 )
@@ -110,6 +111,9 @@ class ActionCheckAvailability(Action):
         stay = dict(checkin=show_date(checkin, language), checkout=show_date(checkout, language), guests=guests)
         try:
             options = await gateway().call(gateway().pms.check_availability, checkin, checkout, guests, language)
+        except InvalidStay:  # out of the hotel's bounds (past, beyond the horizon, too many nights or guests)
+            dispatcher.utter_message(response="utter_date_not_understood")
+            return []
         except PMSUnavailable:
             dispatcher.utter_message(response="utter_pms_unavailable")
             return []
@@ -152,6 +156,9 @@ class ActionCreateBooking(Action):
         stay_done = [SlotSet(slot, None) for slot in STAY_SLOTS]
         try:
             booking = await gateway().call(gateway().pms.create_booking, request)
+        except InvalidStay:  # a stay or name the forms would not have let through
+            dispatcher.utter_message(response="utter_date_not_understood")
+            return stay_done
         except NoAvailability:
             names = await room_names(language)
             dispatcher.utter_message(response="utter_room_taken", room_name=names.get(request.room_type, request.room_type))

@@ -12,13 +12,14 @@ from actions.context import latest_intent, latest_text
 from actions.pms.base import Booking, BookingNotFound, PMSUnavailable
 from actions.pms.gateway import gateway
 
-_REFERENCE = re.compile(r"\b[Bb][Kk][\s-]?(\d{6})\b")
+# BK + 6 digits (the demo's and older bookings) or BK + 10 of actions.pms.local.REFERENCE_ALPHABET
+_REFERENCE = re.compile(r"\b[Bb][Kk][\s-]?(\d{6}|[A-HJ-NP-Za-hj-np-z2-9]{10})\b")
 
 
 def canonical_reference(text: Any) -> Optional[str]:
-    """'bk-482913' -> 'BK482913'; None when there is no reference in ``text``."""
+    """'bk-482913' -> 'BK482913', 'bk 7qk2m9xrta' -> 'BK7QK2M9XRTA'; None when there is no reference in ``text``."""
     match = _REFERENCE.search(str(text or ""))
-    return f"BK{match.group(1)}" if match else None
+    return f"BK{match.group(1).upper()}" if match else None
 
 
 class BookingRefMixin:

@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass
 from typing import Optional
 
 from actions.config import HotelConfig
-from actions.text import normalise
+from actions.urgent import is_urgent  # noqa: F401  (one matcher: actions/urgent.py)
 
 LOOKAHEAD_DAYS = 31
 
@@ -47,10 +46,3 @@ def todays_hours(hotel: HotelConfig, now: dt.datetime):
     if now.tzinfo is None:
         now = now.replace(tzinfo=dt.timezone.utc)
     return _intervals_on(hotel, now.astimezone(hotel.timezone).date())
-
-
-def is_urgent(text: str, hotel: HotelConfig) -> bool:
-    """True when the message contains one of the hotel's urgent keywords (any language)."""
-    norm = normalise(text)
-    words = {normalise(word) for words in hotel.urgent_keywords.values() for word in words}
-    return any(re.search(rf"\b{re.escape(word)}\b", norm) for word in words if word)

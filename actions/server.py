@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import logging
 import os
+import zlib
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sanic import Sanic, response
@@ -19,15 +20,60 @@ from actions.action_metrics import instrument_webhook
 from actions.config import DEV_QR_SECRET, PROJECT_ROOT, settings
 from actions.pms.gateway import current_breaker
 from actions.pms.metrics import observe_breaker
+from actions.webhook_auth import action_server_token, is_authorized, is_development
+from core.settings import ConfigError
 
 logger = logging.getLogger(__name__)
 MAX_TOKEN_LENGTH = 2048
+# A tracker of a long conversation is a few hundred KB; Rasa deflates it.
+MAX_BODY_BYTES = 4 * 1024 * 1024
+MAX_INFLATED_BYTES = 16 * 1024 * 1024
+
+
+def inflated_size_ok(body: bytes, limit: int = MAX_INFLATED_BYTES) -> bool:
+    """True when a deflate body inflates to at most ``limit`` bytes, found out without inflating more."""
+    inflater = zlib.decompressobj()
+    try:
+        inflated = len(inflater.decompress(body, limit + 1))
+    except zlib.error:
+        return True  # not our problem to report: the SDK answers the malformed body with an error
+    return inflated <= limit and not inflater.unconsumed_tail
+
+
+def guard_webhook(app: Sanic, token: str) -> None:
+    """Only Rasa may run actions: ``POST /webhook`` needs the shared secret
+    (actions/webhook_auth.py), its deflated body may not inflate past
+    MAX_INFLATED_BYTES, and it answers no browser (no CORS headers, no preflight)."""
+
+    @app.on_request
+    async def require_rasa(request):
+        if request.path.rstrip("/") != "/webhook":
+            return None
+        if request.method != "POST":
+            return response.json({"error": "method not allowed"}, status=405)
+        if not is_authorized(request.headers.get("Authorization"), token):
+            logger.warning("refused an action call without the action-server token")
+            return response.json({"error": "unauthorized"}, status=401)
+        if request.headers.get("Content-Encoding") == "deflate" and not inflated_size_ok(request.body):
+            return response.json({"error": "body too large once inflated"}, status=413)
+        return None
+
+    @app.on_response
+    async def no_cors_on_webhook(request, reply):
+        if request.path.rstrip("/") == "/webhook":
+            for header in [h for h in reply.headers if h.lower().startswith("access-control-")]:
+                del reply.headers[header]
 
 
 def create_app() -> Sanic:
     from rasa_sdk.endpoint import create_app as create_sdk_app
 
-    app = create_sdk_app("actions")
+    token = action_server_token()  # production without ACTION_SERVER_TOKEN stops here
+    if settings().qr_secret == DEV_QR_SECRET and not is_development():
+        raise ConfigError("QR_SECRET must be set when ASSISTANT_ENV=production (it signs check-in codes)")
+    app = create_sdk_app("actions", cors_origins=None)
+    app.config.REQUEST_MAX_SIZE = MAX_BODY_BYTES
+    guard_webhook(app, token)
     app.static("/static", str(PROJECT_ROOT / "static"), name="static")
 
     @app.get("/qr/<token:str>")
@@ -48,6 +94,9 @@ def create_app() -> Sanic:
         return response.raw(generate_latest(), content_type=CONTENT_TYPE_LATEST)
 
     instrument_webhook(app)
+    from journey.routes import install as install_journey  # review links, journey scheduler (docs/journey.md)
+
+    install_journey(app)
 
     @app.after_server_start
     async def start_saved_request_worker(app, loop) -> None:

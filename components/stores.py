@@ -144,6 +144,8 @@ class EnvironmentSQLTrackerStore(SQLTrackerStore):
 
     Other endpoints.yml keys (e.g. ``login_db``) are passed on to
     ``SQLTrackerStore``; the database itself comes only from the environment.
+    Building it installs connectors/safeguards.py (input caps, action-server
+    secret, strict tracker store, ...) in the Rasa process.
     """
 
     def __init__(
@@ -159,6 +161,9 @@ class EnvironmentSQLTrackerStore(SQLTrackerStore):
                 "components.stores.EnvironmentSQLTrackerStore takes its database from TRACKER_STORE_URL; "
                 "remove `url` from the tracker_store section of endpoints.yml"
             )
+        from connectors import safeguards
+
+        safeguards.install()  # every `rasa run` of this project builds this store: one hook for all deployments
         settings = settings or StoreSettings.from_env()
         if settings.sqlite_file is not None:
             settings.sqlite_file.parent.mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,7 @@ a worker thread and wraps them with the circuit breaker and metrics.
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field
 from datetime import date, time
 from decimal import Decimal
@@ -87,6 +88,10 @@ class Booking:
     currency: str
     late_checkout_until: time | None = None
     late_checkout_fee: Decimal | None = None
+    # who made it: the conversation id (WhatsApp ``<phone>@<number id>``, an
+    # e-mail address...) or the contact the PMS holds; actions/booking_access.py
+    # shows the booking only to that guest (or after a second factor).
+    contact: str = ""
 
     @property
     def nights(self) -> int:
@@ -125,3 +130,64 @@ class PMS(Protocol):
 
     def set_late_checkout(self, reference: str, until: time, fee: Decimal) -> Booking:
         """Write the late checkout (time and fee) to the booking."""
+
+
+# -- input checks every backend shares -------------------------------------------
+# Whatever the caller (a form, the saved-request worker, a hand-written call to the
+# action server), a PMS call never sees a stay that makes no sense: the gateway
+# (actions/pms/gateway.py) checks before any backend runs, LocalPMS again inside.
+
+
+class InvalidStay(PMSError, ValueError):
+    """The stay or booking data are out of bounds (dates, horizon, nights, guests, name).
+    An answer, not an outage: the breaker does not count it."""
+
+
+@dataclass(frozen=True)
+class StayLimits:
+    max_nights: int = 30
+    horizon_days: int = 365
+    max_guests: int = 8
+    max_name_chars: int = 80
+
+    @classmethod
+    def from_policies(cls, policies) -> "StayLimits":
+        """From a hotel's ``Policies`` (hotel.yml)."""
+        return cls(max_nights=policies.max_nights, horizon_days=policies.booking_horizon_days,
+                   max_guests=policies.max_guests_per_booking)
+
+
+_NAME = re.compile(r"^[\w'.\- ]+$", re.UNICODE)  # letters, digits, space ' . - : no markup, no controls
+_LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
+PAST_SLACK_DAYS = 1  # the hotel's "today" may be the guest's yesterday
+
+
+def check_stay(checkin: date, checkout: date, guests: int, today: date, limits: StayLimits) -> None:
+    """Raise InvalidStay unless the stay is bookable: checked before any per-night loop."""
+    if not isinstance(checkin, date) or not isinstance(checkout, date):
+        raise InvalidStay("check-in and check-out must be dates")
+    if not isinstance(guests, int) or isinstance(guests, bool) or not 1 <= guests <= limits.max_guests:
+        raise InvalidStay(f"guests must be 1..{limits.max_guests}, got {guests!r}")
+    if checkout <= checkin:
+        raise InvalidStay("check-out must be after check-in")
+    if (checkin - today).days < -PAST_SLACK_DAYS:
+        raise InvalidStay(f"check-in {checkin} is in the past")
+    if (checkin - today).days > limits.horizon_days:
+        raise InvalidStay(f"check-in {checkin} is more than {limits.horizon_days} days ahead")
+    if (checkout - checkin).days > limits.max_nights:
+        raise InvalidStay(f"more than {limits.max_nights} nights")
+
+
+def check_guest_name(name: str, limits: StayLimits) -> None:
+    text = name.strip() if isinstance(name, str) else ""
+    if not len(text) <= limits.max_name_chars or not _NAME.match(text) or len(_LETTER.findall(text)) < 2:
+        raise InvalidStay(f"the guest name must be at most {limits.max_name_chars} letters, digits, spaces, ' - .")
+
+
+def check_booking_request(request: BookingRequest, today: date, limits: StayLimits) -> None:
+    """Every field of a new booking, whatever the caller."""
+    check_stay(request.checkin, request.checkout, request.guests, today, limits)
+    check_guest_name(request.guest_name, limits)
+    if len(request.contact) > 255 or len(request.request_id) > 64:
+        raise InvalidStay("contact or request id too long")
+

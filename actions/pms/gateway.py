@@ -18,7 +18,7 @@ import pybreaker
 
 from actions.config import Settings, settings
 from actions.pms import metrics
-from actions.pms.base import PMS, PMSUnavailable
+from actions.pms.base import PMS, PMSUnavailable, StayLimits, check_booking_request, check_stay
 from actions.pms.breaker import BUSINESS_OUTCOMES, breaker_from_settings, build_breaker
 
 logger = logging.getLogger(__name__)
@@ -50,6 +50,7 @@ class PMSGateway:
 
     async def call(self, method: Callable[..., T], *args, **kwargs) -> T:
         """``await gateway.call(gateway.pms.get_booking, "BK100001")``."""
+        check_input(method, args, kwargs)
         return await asyncio.to_thread(self._guarded_call, method, *args, **kwargs)
 
     def _guarded_call(self, method: Callable[..., T], *args, **kwargs) -> T:
@@ -93,6 +94,24 @@ class PMSGateway:
         """Refresh the state gauge from the breaker's storage (another process may
         have changed a shared state). Blocking: one Redis read when shared."""
         metrics.observe_breaker(self.breaker)
+
+
+def check_input(method: Callable, args: tuple, kwargs: dict) -> None:
+    """Stays and new bookings are checked here for every backend (actions/pms/base.py)
+    before the PMS is called; InvalidStay is an answer and never reaches the breaker."""
+    operation = getattr(method, "__name__", "")
+    if operation not in ("check_availability", "create_booking"):
+        return
+    from actions.config import hotel
+    from actions.context import hotel_today
+
+    default_hotel = hotel()
+    limits, today = StayLimits.from_policies(default_hotel.policies), hotel_today(default_hotel)
+    values = list(args) + list(kwargs.values())
+    if operation == "create_booking":
+        check_booking_request(values[0], today, limits)
+    else:
+        check_stay(values[0], values[1], values[2], today, limits)
 
 
 _current: PMSGateway | None = None

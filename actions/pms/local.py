@@ -45,6 +45,9 @@ from actions.pms.base import (
     NoAvailability,
     PMSUnavailable,
     RoomType,
+    StayLimits,
+    check_booking_request,
+    check_stay,
 )
 
 logger = logging.getLogger(__name__)
@@ -83,6 +86,15 @@ class BookingRow(Base):
     created_at = Column(DateTime, nullable=False, server_default=func.now())
 
 
+REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud or copied by hand
+REFERENCE_LENGTH = 10  # 32**10 ~ 1e15: not walkable (the demo's BK + 6 digits were 900,000)
+
+
+def new_reference() -> str:
+    """'BK' + 10 random characters, e.g. 'BK7QK2M9XRTA'."""
+    return "BK" + "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(REFERENCE_LENGTH))
+
+
 class LocalPMS(PMS):
     def __init__(
         self,
@@ -93,6 +105,7 @@ class LocalPMS(PMS):
         auto_confirm_payments: bool = True,
         clock: Callable[[], dt.date] = dt.date.today,
         seed: bool = True,
+        limits: StayLimits = StayLimits(),
     ) -> None:
         connect_args = {"check_same_thread": False} if database_url.startswith("sqlite") else {}
         if database_url.startswith("sqlite:///"):
@@ -105,6 +118,7 @@ class LocalPMS(PMS):
         self._currency = currency
         self._auto_confirm_payments = auto_confirm_payments
         self._clock = clock
+        self._limits = limits
         # Serialise writers in-process; across processes sharing the database,
         # _write takes SQLite's write lock up front (BEGIN IMMEDIATE) and
         # create_booking locks the room type row (SELECT ... FOR UPDATE elsewhere).
@@ -171,6 +185,7 @@ class LocalPMS(PMS):
             currency=row.currency,
             late_checkout_until=row.late_checkout_until,
             late_checkout_fee=None if row.late_checkout_fee is None else Decimal(row.late_checkout_fee),
+            contact=row.contact or "",
         )
 
     @staticmethod
@@ -222,8 +237,7 @@ class LocalPMS(PMS):
             return [self._room_type(row, language) for row in rows]
 
     def check_availability(self, checkin, checkout, guests, language) -> list[Availability]:
-        if checkout <= checkin:
-            raise ValueError("checkout must be after checkin")
+        check_stay(checkin, checkout, guests, self._clock(), self._limits)  # bounded before the per-night loop
         nights = (checkout - checkin).days
         with self._session() as session:
             rows = session.execute(
@@ -238,6 +252,8 @@ class LocalPMS(PMS):
             return result
 
     def create_booking(self, request: BookingRequest) -> Booking:
+        check_booking_request(request, self._clock(), self._limits)
+
         def create(session: Session) -> Booking:
             if request.request_id:
                 done = session.execute(
@@ -252,7 +268,7 @@ class LocalPMS(PMS):
                 raise NoAvailability(request.room_type)
             nights = (request.checkout - request.checkin).days
             for _ in range(20):
-                reference = f"BK{secrets.randbelow(900000) + 100000}"
+                reference = new_reference()
                 if session.get(BookingRow, reference) is None:
                     break
             row = BookingRow(

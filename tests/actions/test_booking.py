@@ -19,6 +19,7 @@ from actions.booking import (
     ValidateReservationForm,
 )
 from actions.pms.base import BookingNotFound, BookingRequest, BookingStatus
+from actions.pms.local import LocalPMS
 from tests.conftest import TODAY, make_tracker, run_action
 
 D = dt.date
@@ -402,8 +403,10 @@ async def test_cannot_cancel_twice(pms):
     assert result.message("utter_cannot_cancel")["reference"] == "BK100002"
 
 
-async def test_finished_stay_cannot_be_cancelled(pms):
-    past = pms.create_booking(BookingRequest("Old Guest", "double", days(-3), days(0), 2))
+async def test_finished_stay_cannot_be_cancelled(pms, tmp_path):
+    # booked back when the stay was still ahead (the PMS refuses stays in the past)
+    back_then = LocalPMS(f"sqlite:///{tmp_path / 'pms.sqlite3'}", clock=lambda: days(-4), seed=False)
+    past = back_then.create_booking(BookingRequest("Old Guest", "double", days(-3), days(0), 2))
     result = await run_action(ActionOfferCancellation(), make_tracker(slots={"booking_ref": past.reference}))
     assert result.responses == ["utter_cannot_cancel"]
     assert result.slot("pending_confirmation") is None

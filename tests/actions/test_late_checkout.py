@@ -8,6 +8,7 @@ from decimal import Decimal
 from actions import config
 from actions.late_checkout import ActionConfirmLateCheckout, ActionOfferLateCheckout, late_checkout_fee
 from actions.pms.base import BookingRequest
+from actions.pms.local import LocalPMS
 from tests.conftest import TODAY, make_tracker, run_action
 
 DOUBLE_ROOMS = 8
@@ -120,14 +121,19 @@ async def test_cancelled_booking(pms):
     assert pms.get_booking("BK100002").late_checkout_fee is None
 
 
-async def test_finished_stay(pms):
-    past = pms.create_booking(BookingRequest("Old Guest", "double", days(-4), days(-1), 2))
+def booked_back_then(tmp_path, request: BookingRequest):
+    """A booking made when its stay was still ahead (the PMS refuses stays in the past)."""
+    return LocalPMS(f"sqlite:///{tmp_path / 'pms.sqlite3'}", clock=lambda: request.checkin, seed=False).create_booking(request)
+
+
+async def test_finished_stay(pms, tmp_path):
+    past = booked_back_then(tmp_path, BookingRequest("Old Guest", "double", days(-4), days(-1), 2))
     result = await run_action(ActionOfferLateCheckout(), offer_tracker(past.reference))
     assert result.responses == ["utter_late_checkout_not_possible"]
 
 
-async def test_checkout_today_can_still_be_extended(pms):
-    today_out = pms.create_booking(BookingRequest("Leaving Today", "single", days(-2), days(0), 1))
+async def test_checkout_today_can_still_be_extended(pms, tmp_path):
+    today_out = booked_back_then(tmp_path, BookingRequest("Leaving Today", "single", days(-2), days(0), 1))
     result = await run_action(ActionOfferLateCheckout(), offer_tracker(today_out.reference))
     offer = result.message("utter_late_checkout_offer")
     assert offer["fee"] == "35.00"  # 50% of 70.00

@@ -28,6 +28,7 @@ import requests
 
 from actions.config import PROJECT_ROOT
 from actions.pms.local import LocalPMS
+from actions.webhook_auth import action_server_token, authorization_header
 from dlq import DLQSettings, build_queue
 from tests.actions.fake_rasa_api import FakeRasaAPI
 from tests.stack_common import PrivateRedis, free_port
@@ -150,7 +151,8 @@ async def test_saved_booking_survives_two_crashes_and_is_made_exactly_once(stack
     shutil.move(pms_path, pms_path.with_suffix(".away"))
     pms_path.mkdir()
     first = stack["new_server"]()
-    answer = requests.post(f"{first.url}/webhook", json=booking_call("guest-restart"), timeout=30).json()
+    answer = requests.post(f"{first.url}/webhook", json=booking_call("guest-restart"), timeout=30,
+                           headers={"Authorization": authorization_header(action_server_token())}).json()
     assert [r.get("response") for r in answer["responses"]] == ["utter_request_saved"]
     [entry] = await queue.list_queued()
     assert (entry.kind, entry.conversation_id) == ("pms.create_booking", "guest-restart")

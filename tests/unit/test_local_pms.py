@@ -124,7 +124,7 @@ def test_checkout_must_follow_checkin(pms):
 # --- bookings ---------------------------------------------------------------------------
 def test_create_booking(pms):
     booking = pms.create_booking(request("family", D(2026, 12, 1), D(2026, 12, 4), guests=4, name="Familia Ruiz"))
-    assert re.fullmatch(r"BK\d{6}", booking.reference)
+    assert re.fullmatch(r"BK[A-HJ-NP-Z2-9]{10}", booking.reference)  # long random references (issue #9)
     assert booking.status is BookingStatus.PENDING_PAYMENT and not booking.is_paid
     assert booking.nights == 3
     assert booking.nightly_rate == Decimal("140.00")
