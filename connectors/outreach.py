@@ -67,7 +67,7 @@ from connectors.whatsapp.deadletter import failure_reason as graph_failure_reaso
 from connectors.whatsapp.deadletter import masked as masked_phone
 from connectors.whatsapp.deadletter import send_payload as whatsapp_payload
 from connectors.whatsapp.graph import REENGAGEMENT_REQUIRED, GraphClient, GraphError
-from connectors.whatsapp.outbound import parse_sender_id, split_text
+from connectors.whatsapp.outbound import MAX_IMAGE_BYTES, is_qr_image, parse_sender_id, split_text
 from connectors.whatsapp.sender import TEMPLATE_PARAM_LIMIT, shorten
 
 logger = logging.getLogger(__name__)
@@ -269,8 +269,11 @@ class Outreach:
         author: str,
         template: Optional[TemplateRef] = None,
         metadata: Optional[Mapping[str, Any]] = None,
+        image: Optional[str] = None,
     ) -> Delivery:
-        """Deliver ``text`` on the guest's channel and record it as the hotel's message (module docstring)."""
+        """Deliver ``text`` on the guest's channel and record it as the hotel's message (module docstring).
+        ``image``: an http(s) image URL sent after the text (QR codes: fetched and uploaded / attached);
+        outside the WhatsApp window its URL travels in the template text instead."""
         text = (text or "").strip()
         if not text:
             raise ValueError("the message is empty")
@@ -278,14 +281,16 @@ class Outreach:
             raise ValueError(f"the message is longer than {MAX_TEXT_CHARS} characters")
         if not (author or "").strip():
             raise ValueError("say who writes the message (author)")
+        if image is not None and not image.startswith(("http://", "https://")):
+            raise ValueError("image must be an http(s) URL")
         route = await self.route(conversation_id, template)
         if route.channel == "whatsapp":
-            delivery = await self._send_whatsapp(route, text)
+            delivery = await self._send_whatsapp(route, text, image)
         elif route.channel == "gmail":
-            delivery = await self._send_gmail(route, text)
+            delivery = await self._send_gmail(route, text, image)
         else:
             delivery = Delivery(conversation_id, route.channel or "rest", RECORDED_ONLY)
-        return await self._record(delivery, text, author.strip()[:120], route, metadata)
+        return await self._record(delivery, text, author.strip()[:120], route, metadata, image)
 
     # -- reading the conversation --------------------------------------------------------
 
@@ -328,13 +333,16 @@ class Outreach:
 
     # -- channels -------------------------------------------------------------------------
 
-    async def _send_whatsapp(self, route: Route, text: str) -> Delivery:
+    async def _send_whatsapp(self, route: Route, text: str, image: Optional[str] = None) -> Delivery:
         wa_id, phone_number_id = parse_sender_id(route.conversation_id)
         if route.template is not None:
-            messages = [template_message(wa_id, route.template, text)]
+            messages = [template_message(wa_id, route.template, f"{text} {image}" if image else text)]
         else:
             messages = [{"recipient_type": "individual", "to": wa_id, "type": "text",
                          "text": {"body": chunk, "preview_url": "http" in chunk}} for chunk in split_text(text)]
+            if image:
+                messages.append({"recipient_type": "individual", "to": wa_id, "type": "image",
+                                 "image": await self._whatsapp_image(phone_number_id, image)})
         ids: List[str] = []
         as_template = route.template is not None
         fallback = self._fallback_template(route)
@@ -356,6 +364,19 @@ class Outreach:
                 return Delivery(route.conversation_id, "whatsapp", QUEUED, as_template, tuple(ids), entry_id)
         return Delivery(route.conversation_id, "whatsapp", SENT, as_template, tuple(ids))
 
+    async def _whatsapp_image(self, phone_number_id: str, url: str) -> Dict[str, Any]:
+        """QR codes are uploaded (the action server need not be reachable from Meta), as the channel does."""
+        if not is_qr_image(url):
+            return {"link": url}
+        try:
+            data, mime_type = await self.graph.fetch_url(url, MAX_IMAGE_BYTES)
+            if not mime_type.startswith("image/"):
+                raise GraphError(415, f"{url} is not an image")
+            return {"id": await self.graph.upload_media(phone_number_id, data, mime_type, "qr.png")}
+        except GraphError as exc:
+            logger.warning("outreach: could not upload the QR image (%s); sending it by link", exc)
+            return {"link": url}
+
     def _fallback_template(self, route: Route) -> Optional[TemplateRef]:
         config = self.whatsapp
         return route.template or (TemplateRef(config.template_name, config.template_language)
@@ -366,7 +387,7 @@ class Outreach:
         sent = answer.get("messages") or [{}]
         return str(sent[0].get("id") or "")
 
-    async def _send_gmail(self, route: Route, text: str) -> Delivery:
+    async def _send_gmail(self, route: Route, text: str, image: Optional[str] = None) -> Delivery:
         gmail = route.gmail
         if not self._gmail_address:
             try:
@@ -383,6 +404,14 @@ class Outreach:
             sender=self._gmail_address,
             sender_name=self.sender_name,
         )
+        if image:
+            try:
+                data, mime_type = await self.gmail_client.fetch_url(image, MAX_IMAGE_BYTES)
+                name = "qr.png" if is_qr_image(image) else (image.rsplit("/", 1)[-1][-80:] or "image")
+                reply.images.append(compose.ReplyImage(data, mime_type, name))
+            except GmailError as exc:
+                logger.warning("outreach: image not attached (%s); its link goes in the text", exc)
+                reply.text = f"{text}\n\n{image}"
         raw, _ = compose.build(reply)
         thread_id = str(gmail["thread_id"])
         try:
@@ -407,14 +436,15 @@ class Outreach:
     # -- the transcript ----------------------------------------------------------------------
 
     async def _record(self, delivery: Delivery, text: str, author: str, route: Route,
-                      metadata: Optional[Mapping[str, Any]]) -> Delivery:
+                      metadata: Optional[Mapping[str, Any]], image: Optional[str] = None) -> Delivery:
         meta = {**dict(metadata or {}), "author": author, "outreach": True, "channel": delivery.channel,
                 "as_template": delivery.as_template, "delivery": delivery.status}
         if route.template is not None or delivery.as_template:
             meta["template"] = (route.template or self._fallback_template(route)).name  # type: ignore[union-attr]
         if delivery.dead_letter_id:
             meta["dead_letter_id"] = delivery.dead_letter_id
-        event = {"event": "bot", "text": text, "timestamp": self.clock(), "data": {}, "metadata": meta}
+        event = {"event": "bot", "text": text, "timestamp": self.clock(), "data": {"image": image} if image else {},
+                 "metadata": meta}
         try:
             await self.rasa.append_events(delivery.conversation_id, [event])
         except RasaAPIError as exc:
@@ -449,7 +479,9 @@ async def send_to_guest(
     author: str,
     template: Optional[TemplateRef] = None,
     metadata: Optional[Mapping[str, Any]] = None,
+    image: Optional[str] = None,
 ) -> Delivery:
     """``Outreach.send_to_guest`` of the process's default Outreach (settings from the environment)."""
     outreach = await default_outreach()
-    return await outreach.send_to_guest(conversation_id, text, author=author, template=template, metadata=metadata)
+    return await outreach.send_to_guest(conversation_id, text, author=author, template=template, metadata=metadata,
+                                        image=image)

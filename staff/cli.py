@@ -5,6 +5,7 @@
     python -m staff handoffs
     python -m staff resume REQUEST_ID [--by NAME]     # give the conversation back to the bot
     python -m staff resolve REQUEST_ID [--by NAME]    # mark a request done, bot untouched
+    python -m staff reply CONVERSATION_ID TEXT [--by NAME]   # write to the guest on their channel
     python -m staff dlq [--limit N]
     python -m staff retry ENTRY_ID
     python -m staff hash-password [--iterations N]    # for STAFF_USERS
@@ -125,6 +126,24 @@ def cmd_resolve(console: StaffConsole, args, out: Output) -> int:
     return OK
 
 
+async def _reply(console: StaffConsole, args):
+    try:
+        return await console.replies.reply(args.conversation_id, args.text, args.by)
+    finally:
+        await console.aclose()
+
+
+def cmd_reply(console: StaffConsole, args, out: Output) -> int:
+    delivery = asyncio.run(_reply(console, args))
+    out.emit(delivery.as_dict(), lambda: (
+        f"{'Sent' if delivery.status == 'sent' else 'Recorded' if delivery.status == 'recorded' else 'Queued for a resend'} "
+        f"on {delivery.channel}{' as the WhatsApp template (outside the 24-hour window)' if delivery.as_template else ''}"
+        f"{f' (dead letter {delivery.dead_letter_id})' if delivery.dead_letter_id else ''}"
+        f"{'; NOT recorded in the transcript' if not delivery.recorded else ''} (by {args.by})."
+    ))
+    return OK if delivery.status != "queued" and delivery.recorded else FAILED
+
+
 def _dead_letter_rows(entries: Sequence[Any], zone, when: Callable[[Any], Optional[float]]) -> List[tuple]:
     return [
         (e.id, e.kind, e.conversation_id or "-", f"{e.attempts}/{e.max_retries}", format_epoch(when(e), zone),
@@ -211,6 +230,10 @@ def build_parser() -> argparse.ArgumentParser:
         p = commands.add_parser(name, parents=[common], help=purpose)
         p.add_argument("request_id", type=int)
         p.add_argument("--by", default=_default_actor(), help="who did it (default cli:<login>)")
+    p = commands.add_parser("reply", parents=[common], help="write to the guest on their own channel (the bot stays paused)")
+    p.add_argument("conversation_id")
+    p.add_argument("text")
+    p.add_argument("--by", default=_default_actor(), help="who writes (default cli:<login>); shown in the transcript")
     p = commands.add_parser("dlq", parents=[common], help="dead letters: waiting and failed for good")
     p.add_argument("--limit", type=int, default=100)
     p = commands.add_parser("retry", parents=[common], help="retry a dead letter now")
@@ -222,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 COMMANDS = {
     "conversations": cmd_conversations, "transcript": cmd_transcript, "handoffs": cmd_handoffs,
-    "resume": cmd_resume, "resolve": cmd_resolve, "dlq": cmd_dlq, "retry": cmd_retry,
+    "resume": cmd_resume, "resolve": cmd_resolve, "reply": cmd_reply, "dlq": cmd_dlq, "retry": cmd_retry,
 }
 
 
@@ -231,6 +254,12 @@ def _failure_kind(exc: BaseException) -> Optional[int]:
     from sqlalchemy.exc import OperationalError, ProgrammingError
 
     if isinstance(exc, (RasaAPIError, TrackerStoreError, RequestAlreadyResolved, OperationalError, ProgrammingError)):
+        return FAILED
+    from connectors.outreach import ConversationUnknown, OutreachError
+
+    if isinstance(exc, ConversationUnknown):
+        return NOT_FOUND
+    if isinstance(exc, OutreachError):
         return FAILED
     try:
         from dlq.errors import DLQConfigError, DLQError

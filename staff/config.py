@@ -61,6 +61,30 @@ def _flag(environ: Mapping[str, str], name: str) -> bool:
     raise ConfigError(f"{name} must be 1/0 (true/false), got {raw!r}")
 
 
+def parse_user_hotels(raw: str) -> Optional[dict[str, frozenset]]:
+    """``alice=demo,bob=playa|demo,carol=*`` -> {"alice": {"demo"}, ...}; "*" is every hotel.
+    None (unset): every user sees every hotel (one-hotel installations)."""
+    if not raw.strip():
+        return None
+    found: dict[str, frozenset] = {}
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        name, sep, hotels = item.partition("=")
+        ids = frozenset(h.strip() for h in hotels.split("|") if h.strip())
+        if not sep or not name.strip() or not ids:
+            raise ConfigError("STAFF_USER_HOTELS: expected user=hotel|hotel pairs separated by commas")
+        if name.strip() in found:
+            raise ConfigError(f"STAFF_USER_HOTELS: user {name.strip()!r} is listed twice")
+        found[name.strip()] = ids
+    return found
+
+
+def _url(environ: Mapping[str, str], name: str) -> str:
+    raw = environ.get(name, "").strip().rstrip("/")
+    if raw and not raw.startswith(("http://", "https://")):
+        raise ConfigError(f"{name} must be an http(s) URL, got {raw!r}")
+    return raw
+
+
 def _timezone(environ: Mapping[str, str]) -> ZoneInfo:
     name = environ.get("STAFF_TIMEZONE", "").strip()
     if not name:
@@ -86,6 +110,14 @@ class StaffConfig:
     login_window_seconds: float = 300.0
     cookie_secure: bool = False
     timezone: ZoneInfo = ZoneInfo("UTC")
+    # user -> hotel ids they may see ("*": all); None: everybody sees every hotel
+    user_hotels: Optional[Mapping[str, frozenset]] = None
+    public_url: str = ""  # where reception opens the console (links in notifications)
+    idle_resume_minutes: float = 0.0  # a paused conversation nobody wrote in goes back to the bot (0: never)
+    notify_poll_seconds: float = 5.0  # how often new staff requests are looked for
+    smtp_url: str = field(default="", repr=False)  # smtp://user:password@host:port (smtps://, ?starttls=1)
+    smtp_from: str = ""
+    metrics_token: str = field(default="", repr=False)  # /metrics needs ?token= (empty: loopback clients only)
 
     @classmethod
     def from_env(cls, environ: Optional[Mapping[str, str]] = None) -> "StaffConfig":
@@ -103,7 +135,21 @@ class StaffConfig:
             login_window_seconds=_number(env, "STAFF_LOGIN_WINDOW_SECONDS", 300.0, minimum=1),
             cookie_secure=_flag(env, "STAFF_COOKIE_SECURE"),
             timezone=_timezone(env),
+            user_hotels=parse_user_hotels(get("STAFF_USER_HOTELS")),
+            public_url=_url(env, "STAFF_PUBLIC_URL"),
+            idle_resume_minutes=_number(env, "STAFF_IDLE_RESUME_MINUTES", 0.0, minimum=0),
+            notify_poll_seconds=_number(env, "STAFF_NOTIFY_POLL_SECONDS", 5.0, minimum=0.2),
+            smtp_url=get("STAFF_SMTP_URL"),
+            smtp_from=get("STAFF_SMTP_FROM"),
+            metrics_token=get("STAFF_METRICS_TOKEN"),
         )
+
+    def hotels_of(self, user: str) -> Optional[frozenset]:
+        """The hotel ids ``user`` may see; None means every hotel."""
+        if self.user_hotels is None:
+            return None
+        hotels = self.user_hotels.get(user, frozenset())
+        return None if "*" in hotels else hotels
 
     @property
     def session_seconds(self) -> int:

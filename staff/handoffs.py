@@ -101,6 +101,15 @@ class HandoffDesk:
             await asyncio.to_thread(self._requests.resolve, each, by)
         return Resolution(request.sender_id, True, ids, by)
 
+    async def resume_conversation(self, sender_id: str, by: str) -> Resolution:
+        """Give the conversation back to the bot and close its open handoffs (the page's "Give back")."""
+        await self._rasa.resume(sender_id)
+        handoffs = await asyncio.to_thread(self._requests.open_requests, "handoff")
+        ids = sorted(r.id for r in handoffs if r.sender_id == sender_id)
+        for each in ids:
+            await asyncio.to_thread(self._requests.resolve, each, by)
+        return Resolution(sender_id, True, ids, by)
+
     def resolve(self, request_id: int, by: str) -> Resolution:
         request = self._open_request(request_id)
         self._requests.resolve(request.id, by)

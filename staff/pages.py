@@ -7,6 +7,7 @@ Content-Security-Policy set by staff/web.py forbids scripts altogether.
 """
 from __future__ import annotations
 
+import datetime as dt
 from html import escape
 from typing import Any, Iterable, List, Optional, Sequence
 from urllib.parse import quote, urlencode, urlsplit
@@ -53,6 +54,67 @@ form.inline{display:inline}
 .pager{margin-top:.8rem;display:flex;gap:1rem;align-items:center}
 .search input{padding:.3rem;font:inherit;width:18rem}
 .muted{color:#5b6472}
+.staffmsg{background:#dcfce7;align-self:flex-end;border:1px solid #86efac}
+.waiting{background:#fee2e2;color:#7f1d1d;border-radius:.6rem;padding:.05rem .5rem;font-weight:600}
+.layout2{display:flex;gap:1.5rem;align-items:flex-start}.side{min-width:18rem;max-width:22rem;display:flex;flex-direction:column;gap:.8rem}
+.panel{background:#fff;border:1px solid #dde1e7;border-radius:.4rem;padding:.7rem}
+.panel h2{margin:0 0 .4rem;font-size:1rem}
+textarea{width:100%;box-sizing:border-box;font:inherit;min-height:5rem;padding:.4rem}
+.notice{background:#fef3c7;border:1px solid #f59e0b;border-radius:.3rem;padding:.4rem .6rem;font-size:.88rem}
+.note{font-size:.88rem;border-bottom:1px dashed #dde1e7;padding:.25rem 0}
+"""
+
+# The page's only script (served as /staff.js; the CSP allows no other): polls /api/live every
+# 2 s for the waiting count and, on a conversation page, the new transcript lines (HTML the
+# server escaped); lists reload when the waiting count changes; waiting times tick every second.
+SCRIPT = r"""
+(function () {
+  "use strict";
+  var POLL_MS = 2000;
+  function waited(seconds) {
+    seconds = Math.max(0, Math.floor(seconds));
+    if (seconds < 60) return seconds + " s";
+    var minutes = Math.floor(seconds / 60);
+    if (minutes < 60) return minutes + " min";
+    var rest = minutes % 60;
+    return Math.floor(minutes / 60) + " h " + (rest < 10 ? "0" : "") + rest + " min";
+  }
+  function tick() {
+    var now = Date.now() / 1000;
+    document.querySelectorAll("[data-since]").forEach(function (el) {
+      el.textContent = waited(now - parseFloat(el.getAttribute("data-since")));
+    });
+  }
+  var count = document.getElementById("waiting-count");
+  var initial = count ? count.textContent : null;
+  var isList = /^\/(handoffs|conversations)$/.test(window.location.pathname);
+  function poll() {
+    var transcript = document.getElementById("transcript");
+    var url = "/api/live";
+    if (transcript && transcript.getAttribute("data-conversation")) {
+      url += "?id=" + encodeURIComponent(transcript.getAttribute("data-conversation")) +
+             "&after=" + encodeURIComponent(transcript.getAttribute("data-last") || "0");
+    }
+    fetch(url, {credentials: "same-origin", headers: {"Accept": "application/json"}})
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (data) {
+        if (!data) return;
+        if (count) count.textContent = data.waiting;
+        if (isList && initial !== null && String(data.waiting) !== initial) { window.location.reload(); return; }
+        if (transcript && data.html) {
+          transcript.insertAdjacentHTML("beforeend", data.html);
+          transcript.setAttribute("data-last", data.last);
+        }
+        var state = document.getElementById("state");
+        if (state && data.state) state.innerHTML = data.state;
+      })
+      .catch(function () {})
+      .then(function () { window.setTimeout(poll, POLL_MS); });
+  }
+  tick();
+  window.setInterval(tick, 1000);
+  window.setTimeout(poll, POLL_MS);
+})();
 """
 
 NAV = (("conversations", "/conversations", "Conversations"), ("handoffs", "/handoffs", "Handoffs"),
@@ -89,15 +151,20 @@ def post_button(action: str, label: str, csrf: str, css: str = "", name: str = "
             f'<button type="submit"{css_class}{name_attr}>{esc(label)}</button></form>')
 
 
-def layout(title: str, body: str, user: str, csrf: str, here: str = "", refresh_seconds: int = 0) -> str:
+def layout(title: str, body: str, user: str, csrf: str, here: str = "", refresh_seconds: int = 0,
+           waiting: Optional[int] = None, extra_nav: Sequence[tuple] = ()) -> str:
     nav = "".join(
-        f'<a href="{href}"{HERE if key == here else ""}>{label}</a>' for key, href, label in NAV
+        f'<a href="{href}"{HERE if key == here else ""}>{label}</a>' for key, href, label in tuple(NAV) + tuple(extra_nav)
     )
+    if waiting is not None:
+        nav += (f'<span class="waiting" title="guests waiting for a person">waiting: '
+                f'<span id="waiting-count">{int(waiting)}</span></span>')
     refresh = f'<meta http-equiv="refresh" content="{int(refresh_seconds)}">' if refresh_seconds else ""
     return (
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">{refresh}"
-        f"<title>{esc(title)} · Staff console</title><link rel=\"stylesheet\" href=\"/staff.css\"></head><body>"
+        f"<title>{esc(title)} · Staff console</title><link rel=\"stylesheet\" href=\"/staff.css\">"
+        "<script src=\"/staff.js\" defer></script></head><body>"
         f"<header><strong>Staff console</strong>{nav}<span class=\"who\">signed in as <b id=\"user\">{esc(user)}</b>"
         f"{post_button('/logout', 'Log out', csrf, name='logout')}</span></header>"
         f"<main><h1>{esc(title)}</h1>{body}</main></body></html>"
@@ -160,8 +227,10 @@ def conversations_body(page: ConversationPage, zone: ZoneInfo) -> str:
 def _entry_html(entry: TranscriptEntry, zone: ZoneInfo) -> str:
     when = esc(format_time(entry.at, zone))
     if entry.kind in ("guest", "bot"):
-        css = "guest" if entry.kind == "guest" else "botmsg"
-        meta = "Guest" if entry.kind == "guest" else "Bot"
+        css = "guest" if entry.kind == "guest" else ("staffmsg" if entry.author else "botmsg")
+        meta = "Guest" if entry.kind == "guest" else (f"Staff · {entry.author}" if entry.author else "Bot")
+        if entry.as_template:
+            meta += " · sent as WhatsApp template"
         if entry.kind == "guest" and entry.channel:
             meta += f" · {entry.channel}"
         if entry.intent:
@@ -183,36 +252,107 @@ def _entry_html(entry: TranscriptEntry, zone: ZoneInfo) -> str:
     return f'<div class="entry event {esc(entry.kind)}">{when} · {esc(prefix + text)}</div>'
 
 
+def entries_html(entries: Iterable[TranscriptEntry], zone: ZoneInfo) -> str:
+    return "".join(_entry_html(e, zone) for e in entries)
+
+
 def transcript_body(transcript: Transcript, zone: ZoneInfo) -> str:
     s = transcript.summary
-    head = (f'<p>{state_badge(s.paused)} channel <b>{esc(s.channel or "-")}</b> · language <b>{esc(s.language or "-")}</b>'
+    head = (f'<p><span id="state">{state_badge(s.paused)}</span> channel <b>{esc(s.channel or "-")}</b> · language <b>{esc(s.language or "-")}</b>'
             f" · {s.turns} guest messages · last activity {esc(format_time(s.last_activity, zone))}"
             ' · <a href="/handoffs">open handoffs</a></p>')
-    entries = "".join(_entry_html(e, zone) for e in transcript.entries)
-    return head + f'<div class="transcript" id="transcript">{entries}</div>'
+    last = transcript.entries[-1].event_id if transcript.entries else 0
+    return (head + f'<div class="transcript" id="transcript" data-conversation="{esc(s.sender_id)}" '
+            f'data-last="{int(last)}">{entries_html(transcript.entries, zone)}</div>')
 
 
-def handoffs_body(requests: Sequence[OpenRequest], csrf: str, zone: ZoneInfo, message: str = "", error: bool = False) -> str:
+def conversation_body(transcript: Transcript, zone: ZoneInfo, csrf: str, *, route_note: str, can_reply: bool,
+                      assignee: str, users: Sequence[str], notes: Sequence[Any], message: str = "",
+                      error: bool = False) -> str:
+    """The transcript with reception's side panel: reply, claim/assign, give back to the bot, notes."""
+    s = transcript.summary
+    sid = f'<input type="hidden" name="id" value="{esc(s.sender_id)}">'
+    reply = ('<div class="panel" id="reply-panel"><h2>Reply to the guest</h2>'
+             + (f'<p class="notice" id="route-note">{esc(route_note)}</p>' if route_note else "")
+             + (f'<form method="post" action="/conversation/reply">{csrf_field(csrf)}{sid}'
+                '<textarea name="text" id="reply-text" maxlength="4000" required></textarea>'
+                '<button type="submit" name="send" id="send-reply">Send</button></form>' if can_reply else "")
+             + "</div>")
+    options = "".join(f'<option value="{esc(u)}"{" selected" if u == assignee else ""}>{esc(u)}</option>' for u in users)
+    work = ('<div class="panel" id="work-panel"><h2>Work</h2>'
+            f'<p>Assigned to: <b id="assignee">{esc(assignee or "nobody")}</b></p>'
+            f'<form class="inline" method="post" action="/conversation/claim">{csrf_field(csrf)}{sid}'
+            '<button type="submit" name="claim" class="secondary">Claim</button></form> '
+            f'<form class="inline" method="post" action="/conversation/assign">{csrf_field(csrf)}{sid}'
+            f'<select name="assignee">{options}</select> <button type="submit" name="assign" class="secondary">Assign</button></form>'
+            + (f'<p><form class="inline" method="post" action="/conversation/resume">{csrf_field(csrf)}{sid}'
+               '<button type="submit" name="give-back">Give back to the bot</button></form></p>' if s.paused else "")
+            + "</div>")
+    note_items = "".join(
+        f'<div class="note"><span class="muted">{esc(format_time(n.created_at.replace(tzinfo=dt.timezone.utc), zone))} '
+        f'· {esc(n.author)}</span><br>{esc(n.text)}</div>' for n in notes
+    )
+    notes_panel = ('<div class="panel" id="notes-panel"><h2>Internal notes</h2>'
+                   f'<div id="notes">{note_items or "<p class=muted>No notes.</p>"}</div>'
+                   f'<form method="post" action="/conversation/note">{csrf_field(csrf)}{sid}'
+                   '<textarea name="text" id="note-text" maxlength="4000" required></textarea>'
+                   '<button type="submit" name="add-note" class="secondary">Add note (staff only)</button></form></div>')
+    return (flash(message, error) + '<div class="layout2"><div>' + transcript_body(transcript, zone) + "</div>"
+            f'<div class="side">{reply}{work}{notes_panel}</div></div>')
+
+
+def waited(since: Optional[dt.datetime], until: Optional[dt.datetime] = None) -> str:
+    """How long a guest has waited: '42 s', '12 min', '3 h 05 min' (the page's script keeps it current)."""
+    if since is None:
+        return "-"
+    seconds = max(0, int(((until or dt.datetime.now(dt.timezone.utc)) - since).total_seconds()))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes = seconds // 60
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+def handoffs_body(requests: Sequence[OpenRequest], csrf: str, zone: ZoneInfo, message: str = "", error: bool = False,
+                  assignees: Optional[dict] = None, answered: Optional[dict] = None) -> str:
     if not requests:
         return flash(message, error) + '<p class="muted">No open staff requests.</p>'
+    assignees, answered = assignees or {}, answered or {}
     rows = []
     for r in requests:
         actions = []
+        if r.kind == "payment_check":
+            actions.append(post_button(f"/payments/{r.id}/approve", "Approve", csrf, name="approve"))
+            actions.append(
+                f'<form class="inline" method="post" action="/payments/{r.id}/reject">{csrf_field(csrf)}'
+                '<input name="reason" placeholder="reason for the guest" maxlength="1000" required> '
+                '<button type="submit" class="secondary" name="reject">Reject</button></form>')
+            if getattr(r, "receipt", ""):
+                actions.append(f'<a href="/payments/{r.id}/receipt">receipt</a>')
         if r.paused:
             actions.append(post_button(f"/handoffs/{r.id}/resume", "Resume bot", csrf, name="resume"))
         actions.append(post_button(f"/handoffs/{r.id}/resolve", "Mark done", csrf, css="secondary", name="resolve"))
         conversation = (f'<a href="{esc(conversation_href(r.sender_id))}">{esc(r.sender_id)}</a>'
                         if r.conversation else esc(r.sender_id))
+        if r.id in answered:
+            wait = f'<span class="muted">answered after {esc(waited(r.created_at, answered[r.id]))}</span>'
+        elif r.created_at is not None:
+            wait = (f'<span class="waiting" data-since="{r.created_at.timestamp():.0f}">'
+                    f"{esc(waited(r.created_at))}</span>")
+        else:
+            wait = "-"
+        hotel = r.conversation.hotel_id if r.conversation else ""
         rows.append(
             f'<tr class="request" id="request-{r.id}"><td>#{r.id}</td><td>{esc(r.kind)}{URGENT if r.urgent else ""}</td>'
-            f"<td>{esc(format_time(r.created_at, zone))}</td><td>{conversation}</td>"
+            f"<td>{esc(format_time(r.created_at, zone))}</td><td class=\"wait\">{wait}</td><td>{esc(hotel or '-')}</td>"
+            f"<td>{conversation}</td>"
             f"<td>{esc(r.conversation.channel if r.conversation and r.conversation.channel else '-')}</td>"
             f'<td>{state_badge(r.conversation.paused if r.conversation else None)}</td>'
+            f'<td>{esc(assignees.get(r.sender_id, "-"))}</td>'
             f'<td class="text">{esc(shorten(r.text, 200))}</td><td>{" ".join(actions)}</td></tr>'
         )
     return flash(message, error) + (
-        "<table id=\"handoffs\"><thead><tr><th>Request</th><th>Kind</th><th>Created</th><th>Conversation</th>"
-        "<th>Channel</th><th>State</th><th>Guest said</th><th></th></tr></thead>"
+        "<table id=\"handoffs\"><thead><tr><th>Request</th><th>Kind</th><th>Created</th><th>Waiting</th><th>Hotel</th>"
+        "<th>Conversation</th><th>Channel</th><th>State</th><th>Assigned</th><th>Guest said</th><th></th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table>"
     )
 

@@ -70,10 +70,13 @@ class ConversationSummary:
     language: Optional[str]
     paused: bool
     turns: int
+    hotel_id: str = ""
+    last_guest_at: Optional[dt.datetime] = None
 
     def as_dict(self) -> Dict[str, Any]:
         return {
             "sender_id": self.sender_id,
+            "hotel": self.hotel_id or None,
             "channel": self.channel or None,
             "last_activity": self.last_activity.isoformat() if self.last_activity else None,
             "last_guest_text": self.last_guest_text,
@@ -141,9 +144,18 @@ def read_only_engine(url: str) -> tuple[Engine, Optional[Path]]:
     return create_engine(parsed, future=True, pool_pre_ping=True, execution_options=options), None
 
 
+def hotel_of_event(event: Dict[str, Any]) -> str:
+    """The hotel a guest message names in its metadata ("" when none)."""
+    metadata = event.get("metadata") if isinstance(event.get("metadata"), dict) else {}
+    hotel = metadata.get("hotel") if isinstance(metadata.get("hotel"), dict) else {}
+    return str(hotel.get("id") or "")
+
+
 class TrackerReader:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, default_hotel: str = "") -> None:
+        """``default_hotel``: the hotel of conversations whose messages name none."""
         self._engine, self._sqlite_path = read_only_engine(url)
+        self.default_hotel = default_hotel
 
     def __repr__(self) -> str:
         return f"TrackerReader({self._engine.url.render_as_string(hide_password=True)!r})"
@@ -159,15 +171,19 @@ class TrackerReader:
 
     # -- conversations -----------------------------------------------------------
 
-    def conversations(self, page: int = 1, page_size: int = 20, search: str = "") -> ConversationPage:
+    def conversations(self, page: int = 1, page_size: int = 20, search: str = "",
+                      hotels: Optional[Iterable[str]] = None) -> ConversationPage:
         """Conversations by most recent activity, newest first; ``search``
-        matches part of the conversation id, ignoring case."""
+        matches part of the conversation id, ignoring case; ``hotels``: only
+        those hotels' conversations (None: every hotel)."""
         if page < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
             raise ValueError(f"page must be ≥ 1 and page_size between 1 and {MAX_PAGE_SIZE}")
         search = search.strip()
         if not self._has_events():
             return ConversationPage([], 0, page, page_size, search)
         where = [events.c.sender_id.ilike(_like_pattern(search), escape="\\")] if search else []
+        if hotels is not None:
+            where.append(events.c.sender_id.in_(self.senders_of_hotels(set(hotels), where)))
         last_at = func.max(events.c.timestamp).label("last_at")
         activity = (
             select(
@@ -188,6 +204,33 @@ class TrackerReader:
             details = self._details(conn, [r.sender_id for r in rows])
         items = [self._summary(r.sender_id, r.last_at, r.turns, details) for r in rows]
         return ConversationPage(items, total, page, page_size, search)
+
+    def senders_of_hotels(self, hotels: set, where: Optional[list] = None) -> List[str]:
+        """Conversations whose latest guest message belongs to one of ``hotels``."""
+        if not hotels:
+            return []
+        latest_ids = (select(func.max(events.c.id)).where(events.c.type_name == "user", *(where or []))
+                      .group_by(events.c.sender_id))
+        query = select(events.c.sender_id, events.c.data).where(events.c.id.in_(latest_ids))
+        with self._engine.connect() as conn:
+            return [row.sender_id for row in conn.execute(query)
+                    if (hotel_of_event(_load_json(row.data)) or self.default_hotel) in hotels]
+
+    def hotel_of(self, sender_id: str) -> Optional[str]:
+        """The conversation's hotel, None when there is no such conversation."""
+        summary = self.summaries([sender_id]).get(sender_id)
+        return summary.hotel_id if summary else None
+
+    def entries_after(self, sender_id: str, after_id: int, limit: int = 200) -> List[TranscriptEntry]:
+        """Transcript lines of events stored after event ``after_id`` (live updates)."""
+        if not self._has_events():
+            return []
+        query = (select(events.c.id, events.c.data).where(events.c.sender_id == sender_id, events.c.id > after_id)
+                 .order_by(events.c.id).limit(limit))
+        with self._engine.connect() as conn:
+            rows = conn.execute(query).all()
+        entries = [entry_from_event(row.id, _load_json(row.data)) for row in rows]
+        return [e for e in entries if e is not None]
 
     def summaries(self, sender_ids: Iterable[str]) -> Dict[str, ConversationSummary]:
         """Summaries of these conversations (those that exist), by id."""
@@ -228,6 +271,8 @@ class TrackerReader:
             last_guest = _load_json(guest[sender_id].data) if sender_id in guest else {}
             language_value = _load_json(language[sender_id].data).get("value") if sender_id in language else None
             details[sender_id] = {
+                "hotel_id": hotel_of_event(last_guest) or self.default_hotel,
+                "last_guest_at": last_guest.get("timestamp"),
                 "channel": last_guest.get("input_channel") or "",
                 "last_guest_text": last_guest.get("text") or "",
                 "language": str(language_value) if language_value is not None else None,
@@ -246,6 +291,8 @@ class TrackerReader:
             language=found.get("language"),
             paused=bool(found.get("paused")),
             turns=int(turns or 0),
+            hotel_id=str(found.get("hotel_id") or ""),
+            last_guest_at=timestamp_to_datetime(found.get("last_guest_at")),
         )
 
     # -- one conversation ------------------------------------------------------------

@@ -48,6 +48,8 @@ class TranscriptEntry:
     attachment: str = ""
     slot: str = ""
     value: Any = None
+    author: str = ""  # a message the hotel wrote (staff user, journey ...), not the bot
+    as_template: bool = False
     extra: Dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -80,6 +82,8 @@ class TranscriptEntry:
             "attachment": self.attachment or None,
             "slot": self.slot or None,
             "value": self.value,
+            "author": self.author or None,
+            "as_template": self.as_template,
             "summary": self.summary,
         }
 
@@ -139,8 +143,11 @@ def _bot(event_id: int, at: Optional[dt.datetime], event: Dict[str, Any]) -> Tra
     if not text and data.get("elements"):
         text = f"{len(data['elements'])} card(s)"
     image = _text(data.get("image"))
+    metadata = event.get("metadata") if isinstance(event.get("metadata"), dict) else {}
+    author = _text(metadata.get("author")) if metadata.get("outreach") else ""
     return TranscriptEntry(
-        event_id, "bot", at, text=text, buttons=buttons,
+        event_id, "bot", at, text=text, buttons=buttons, author=author[:120],
+        as_template=bool(metadata.get("as_template")) if author else False,
         images=(image,) if image else (),
         attachment=_attachment(data.get("attachment")) if data.get("attachment") else "",
     )
