@@ -9,9 +9,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 
 from actions.booking_ref import booking_in_slot, canonical_reference
-from actions.context import hotel_for, hotel_today, language_of, money, show_date
-from actions.names import clean_guest_name
+from actions.context import count_phrase, hotel_for, hotel_today, language_of, money, show_date
 from actions.pms.base import (
+    ROOM_TYPE_CODES,
     Booking,
     BookingNotFound,
     BookingRequest,
@@ -23,9 +23,9 @@ from actions.pms.base import (
 )
 from actions.pms.gateway import gateway
 from actions.saved_requests import CANCEL_BOOKING, CREATE_BOOKING, booking_payload, new_request_id, save_request
-from actions.stay_form import StayFormMixin, stay_from_slots
+from actions.stay_form import GuestNameMixin, StayFormMixin, not_understood, stay_from_slots
 
-ROOM_TYPES = ("single", "double", "family", "suite")
+ROOM_TYPES = ROOM_TYPE_CODES
 STATUS_TEXT = {
     "es": {
         BookingStatus.PENDING_PAYMENT: "pendiente de pago",
@@ -59,6 +59,7 @@ async def booking_facts(booking: Booking, language: str) -> Dict[str, Any]:
         checkin=show_date(booking.checkin, language),
         checkout=show_date(booking.checkout, language),
         guests=booking.guests,
+        guests_text=count_phrase(booking.guests, "guest", language),
         total=money(booking.total_price),
         currency=booking.currency,
         status=STATUS_TEXT[language][booking.status],
@@ -70,14 +71,14 @@ class ValidateAvailabilityForm(StayFormMixin, FormValidationAction):
         return "validate_availability_form"
 
 
-class ValidateReservationForm(StayFormMixin, FormValidationAction):
+class ValidateReservationForm(GuestNameMixin, StayFormMixin, FormValidationAction):
     def name(self) -> Text:
         return "validate_reservation_form"
 
     async def validate_room_type(self, value, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> Dict[Text, Any]:
         code = str(value or "").lower()
         if code not in ROOM_TYPES:
-            dispatcher.utter_message(response="utter_room_type_not_understood")
+            not_understood(dispatcher, tracker, "room_type", "utter_room_type_not_understood")
             return {"room_type": None}
         guests = int(tracker.get_slot("guests") or 0)
         try:
@@ -86,16 +87,12 @@ class ValidateReservationForm(StayFormMixin, FormValidationAction):
             return {"room_type": code}  # capacity is checked again when booking
         room = next((r for r in rooms if r.code == code), None)
         if room is not None and guests > room.max_guests:
-            dispatcher.utter_message(response="utter_room_too_small", max_guests=room.max_guests)
+            dispatcher.utter_message(
+                response="utter_room_too_small", max_guests=room.max_guests,
+                max_guests_text=count_phrase(room.max_guests, "guest", language_of(tracker)),
+            )
             return {"room_type": None}
         return {"room_type": code}
-
-    async def validate_guest_name(self, value, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> Dict[Text, Any]:
-        name = clean_guest_name(str(value or ""))
-        if name is None:
-            dispatcher.utter_message(response="utter_name_not_understood")
-            return {"guest_name": None}
-        return {"guest_name": name}
 
 
 class ActionCheckAvailability(Action):
@@ -108,7 +105,8 @@ class ActionCheckAvailability(Action):
         if not (checkin and checkout and guests):
             dispatcher.utter_message(response="utter_date_not_understood")
             return []
-        stay = dict(checkin=show_date(checkin, language), checkout=show_date(checkout, language), guests=guests)
+        stay = dict(checkin=show_date(checkin, language), checkout=show_date(checkout, language), guests=guests,
+                    guests_text=count_phrase(guests, "guest", language))
         try:
             options = await gateway().call(gateway().pms.check_availability, checkin, checkout, guests, language)
         except InvalidStay:  # out of the hotel's bounds (past, beyond the horizon, too many nights or guests)
@@ -120,7 +118,8 @@ class ActionCheckAvailability(Action):
         if not options:
             dispatcher.utter_message(response="utter_no_availability", **stay)
             return []
-        dispatcher.utter_message(response="utter_availability_header", nights=options[0].nights, **stay)
+        dispatcher.utter_message(response="utter_availability_header", nights=options[0].nights,
+                                 nights_text=count_phrase(options[0].nights, "night", language), **stay)
         for option in options:
             dispatcher.utter_message(
                 response="utter_availability_line",

@@ -1,7 +1,7 @@
 """The PMS (property management system) interface the actions talk to.
 
 Two implementations exist: ``actions.pms.local.LocalPMS`` (embedded, SQLAlchemy)
-and ``actions.pms.qloapps.QloAppsPMS`` (QloApps webservice). The interface is
+and ``actions.pms.qloapps.QloAppsPMS`` (QloApps webservice, docs/qloapps.md). The interface is
 synchronous; actions call it through ``actions.pms.gateway`` which runs calls in
 a worker thread and wraps them with the circuit breaker and metrics.
 """
@@ -33,6 +33,21 @@ class NoAvailability(PMSError):
 
 class InvalidBookingState(PMSError):
     """The operation is not allowed in the booking's current state."""
+
+
+class BookingRejected(PMSError):
+    """The PMS refused the request's data for good (e.g. QloApps: no phone number,
+    a name its validation rejects). An answer, not an outage: the guest is told
+    what to change (``field``: "phone", "name" or "other"), nothing is retried and
+    the circuit breaker does not count it."""
+
+    def __init__(self, message: str, field: str = "other") -> None:
+        super().__init__(message)
+        self.field = field
+
+
+# The room type codes the actions, the NLU (room_type entity) and every backend share.
+ROOM_TYPE_CODES = ("single", "double", "family", "suite")
 
 
 class BookingStatus(str, enum.Enum):
@@ -68,6 +83,7 @@ class BookingRequest:
     checkout: date
     guests: int
     contact: str = ""  # sender id / phone / email of the guest
+    phone: str = ""  # the guest's phone number when known (WhatsApp id, or asked for)
     # Idempotency: the same request_id never makes two bookings. A retried
     # request (``replay``) may already have reached the PMS before the failure.
     request_id: str = ""

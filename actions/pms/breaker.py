@@ -31,14 +31,15 @@ import pybreaker
 import redis
 
 from actions.config import Settings
-from actions.pms.base import BookingNotFound, InvalidBookingState, NoAvailability
+from actions.pms.base import BookingNotFound, BookingRejected, InvalidBookingState, NoAvailability
 from actions.pms.metrics import BreakerStateListener
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # Answers, not failures: they never count towards opening the circuit.
-BUSINESS_OUTCOMES = (BookingNotFound, NoAvailability, InvalidBookingState, ValueError)
+# BookingRejected: the PMS refused the data for good (e.g. QloApps without a phone).
+BUSINESS_OUTCOMES = (BookingNotFound, NoAvailability, InvalidBookingState, BookingRejected, ValueError)
 DEFAULT_NAMESPACE = "guest-assistant:pms"
 REDIS_TIMEOUT_SECONDS = 0.5  # a PMS call must not wait long on the breaker's bookkeeping
 REDIS_RETRY_SECONDS = 5.0
