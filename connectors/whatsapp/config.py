@@ -47,10 +47,10 @@ class WhatsAppConfig:
     graph_api_version: str = DEFAULT_GRAPH_API_VERSION
     # phone_number_id -> hotel; always holds at least the default number
     hotels: Mapping[str, HotelRoute] = field(default_factory=dict)
-    redis_url: str = ""  # empty: in-process store (embedded default, one process only)
+    redis_url: str = ""  # WHATSAPP_REDIS_URL, else REDIS_URL; empty: in-process store (one process only)
     redis_prefix: str = "whatsapp"
     dedup_ttl_seconds: int = 7 * 24 * 3600  # Meta retries failed deliveries for up to 7 days
-    max_body_bytes: int = 1024 * 1024
+    max_body_bytes: int = 8 * 1024 * 1024  # a batch of 5,000 messages is ~2 MB
     max_media_bytes: int = 16 * 1024 * 1024  # WhatsApp's audio limit
     max_voice_seconds: int = 180
     vosk_model_path: str = ""  # empty: voice notes are answered with "please type it"
@@ -61,7 +61,8 @@ class WhatsAppConfig:
     retry_base_seconds: float = 0.5
     http_timeout_seconds: float = 20.0
     max_concurrency: int = 8  # conversations processed at once
-    mark_read: bool = False  # mark guests' messages as read (blue ticks)
+    mark_read: bool = False  # mark guests' messages as read (blue ticks) even without the typing indicator
+    typing_indicator: bool = True  # "typing…" (and the read ticks) while a turn runs
     turn_lease_seconds: float = 15.0  # a dead process's unfinished turn is taken over after at most this
 
     @property
@@ -106,7 +107,7 @@ class WhatsAppConfig:
             graph_api_url=graph_api_url,
             graph_api_version=get("graph_api_version", DEFAULT_GRAPH_API_VERSION).strip("/"),
             hotels=hotels,
-            redis_url=get("redis_url"),
+            redis_url=get("redis_url") or environ.get("REDIS_URL", "").strip(),
             redis_prefix=get("redis_prefix", "whatsapp"),
             dedup_ttl_seconds=number("dedup_ttl_seconds", cls.dedup_ttl_seconds),
             max_body_bytes=number("max_body_bytes", cls.max_body_bytes),
@@ -120,9 +121,19 @@ class WhatsAppConfig:
             retry_base_seconds=number("retry_base_seconds", cls.retry_base_seconds, float),
             http_timeout_seconds=number("http_timeout_seconds", cls.http_timeout_seconds, float),
             max_concurrency=max(1, number("max_concurrency", cls.max_concurrency)),
-            mark_read=get("mark_read").lower() in ("1", "true", "yes", "on"),
+            mark_read=_flag(get("mark_read", "false"), "WHATSAPP_MARK_READ"),
+            typing_indicator=_flag(get("typing_indicator", "true"), "WHATSAPP_TYPING_INDICATOR"),
             turn_lease_seconds=max(1.0, number("turn_lease_seconds", cls.turn_lease_seconds, float)),
         )
+
+
+def _flag(value: str, variable: str) -> bool:
+    value = value.lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{variable} must be true or false, got {value!r}")
 
 
 def _parse_hotels(raw: Any, base_dir: Path) -> dict[str, HotelRoute]:

@@ -5,15 +5,23 @@
   fallback_text}``: the Graph message body as the bot built it (no access
   token) and the text a template would carry, so a resend outside the
   24-hour window goes out as the template (``sender.MessageSender``).
-- ``whatsapp.inbound``: the journal of a guest's message, written before the
-  webhook is acknowledged and removed once its turn finished (channel.py).
+- ``whatsapp.inbound``: the journal of guests' messages, payload
+  ``{"messages": [inbound.to_payload(...), ...]}``: written before the webhook
+  is acknowledged (reason ``journal``, up to 100 messages an entry) and removed
+  once their turns finished, or for one message whose turn failed (reason
+  ``turn_failed``), retried by the worker (channel.py).
+- ``whatsapp.rejected``: messages that do not fit (inbound.Rejected: error,
+  raw JSON cut at 16 KB, hotel number, sender), kept for staff as permanent
+  entries at once.
 
 Logs name the guest by the last digits of the number only.
 """
 from __future__ import annotations
 
+import json
 import logging
-from typing import Any, Dict, Optional
+from dataclasses import asdict
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
 
 from connectors.whatsapp.graph import GraphError
 
@@ -21,8 +29,36 @@ logger = logging.getLogger(__name__)
 
 KIND_SEND = "whatsapp.send"
 KIND_INBOUND = "whatsapp.inbound"
+KIND_REJECTED = "whatsapp.rejected"
 JOURNAL_REASON = "journal"
+TURN_FAILED_REASON = "turn_failed"
 JOURNAL_NOTE = "received; turn not finished yet"
+CHUNK_MESSAGES = 100
+CHUNK_BYTES = 160 * 1024  # the queue takes payloads of up to 256 KB
+
+
+def _chunks(items: Sequence[Any], size: Callable[[Any], int], most: int) -> Iterator[List[Any]]:
+    chunk: List[Any] = []
+    total = 0
+    for item in items:
+        item_size = size(item)
+        if chunk and (len(chunk) >= most or total + item_size > CHUNK_BYTES):
+            yield chunk
+            chunk, total = [], 0
+        chunk.append(item)
+        total += item_size
+    if chunk:
+        yield chunk
+
+
+def journal_chunks(messages: Sequence[Any]) -> Iterator[List[Any]]:
+    """A batch's messages in journal entries of at most 100 messages and ~160 KB."""
+    return _chunks(messages, lambda m: len(json.dumps(asdict(m), ensure_ascii=False)) + 2, CHUNK_MESSAGES)
+
+
+def rejected_chunks(rejected: Sequence[Any]) -> Iterator[List[Any]]:
+    """Rejected messages, one entry each for the first ones, never more than ~160 KB an entry."""
+    return _chunks(rejected, lambda r: len(r.raw.encode("utf-8")) + len(r.error) + 200, 20)
 
 
 def masked(phone: str) -> str:

@@ -16,6 +16,16 @@
 - outside the 24-hour service window (or when Graph answers 131047) the text
   goes out as the configured template message (``sender.MessageSender``).
 
+Merging (``merge=True``, the channel's own turns): every message is billed
+since October 2026, so a turn's texts are held and sent together, joined by a
+blank line, in as few messages as the 4096-character limit allows: texts
+right before buttons become the buttons' body when it fits (1024
+characters); an image, a location or a raw message first sends the texts
+held before it, so everything keeps its place. ``flush()`` (the channel calls
+it when the turn ends) sends what is still held; ``sent_count`` is how many
+messages the turn cost. Messages Rasa sends on its own (``get_output_channel``:
+reminders, staff replies) are never held.
+
 Failures after the Graph client's retries go to the dead-letter queue as
 ``whatsapp.send`` entries (deadletter.py); they never raise into Rasa, so one
 failed message does not lose the rest of the turn.
@@ -25,7 +35,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from typing import Any, Dict, List, Optional, Sequence, Text, Tuple
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence, Text, Tuple
 from urllib.parse import urlparse
 
 from rasa.core.channels.channel import OutputChannel
@@ -46,12 +56,14 @@ LIST_ROW_LIMIT, ROW_TITLE_LIMIT, ROW_DESCRIPTION_LIMIT, ROW_ID_LIMIT = 10, 24, 7
 LIST_BUTTON_LABEL = "Opciones / Options"
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
 PAYLOAD_KEY_PREFIX = "wa:"
+TEXT_SEPARATOR = "\n\n"
 QR_PATH = re.compile(r"/qr/[^/]+\.png$")
 
 
-def sender_id(wa_id: str, phone_number_id: str) -> str:
-    """The Rasa conversation id: one conversation per guest and hotel number."""
-    return f"{wa_id}@{phone_number_id}"
+def sender_id(guest: str, phone_number_id: str) -> str:
+    """The Rasa conversation id: one conversation per guest (phone number, or
+    business-scoped user id when Meta gave no number) and hotel number."""
+    return f"{guest}@{phone_number_id}"
 
 
 def parse_sender_id(value: str) -> Tuple[str, str]:
@@ -79,6 +91,18 @@ def split_text(text: str, limit: int = TEXT_LIMIT) -> List[str]:
     return chunks
 
 
+def pack_texts(texts: Sequence[str], limit: int = TEXT_LIMIT) -> List[str]:
+    """Texts joined by blank lines into as few messages of at most ``limit`` as possible, in order."""
+    packed: List[str] = []
+    for text in texts:
+        for chunk in split_text(text, limit):
+            if packed and len(packed[-1]) + len(TEXT_SEPARATOR) + len(chunk) <= limit:
+                packed[-1] = packed[-1] + TEXT_SEPARATOR + chunk
+            else:
+                packed.append(chunk)
+    return packed
+
+
 def is_qr_image(url: str) -> bool:
     return bool(QR_PATH.search(urlparse(url).path))
 
@@ -94,18 +118,56 @@ class WhatsAppOutput(OutputChannel):
         graph: GraphClient,
         store: StateStore,
         queue=None,
+        *,
+        merge: bool = False,
+        before_send: Optional[Callable[[], Awaitable[None]]] = None,
     ) -> None:
-        """``queue``: the process's dead-letter queue (None: failed sends are only logged)."""
+        """``queue``: the process's dead-letter queue (None: failed sends are only logged);
+        ``merge``: hold texts until ``flush`` (see the module docstring); ``before_send``:
+        awaited once before the first message goes out (the typing indicator)."""
         self.config, self.graph, self.store, self.queue = config, graph, store, queue
         self.sender = MessageSender(config, graph, store)
+        self.merge = merge
+        self._before_send = before_send
         self._qr_caption: Optional[str] = None
+        self._held: List[str] = []
+        self._held_for: Optional[str] = None
         self.sent: List[Dict[str, Any]] = []  # Graph answers of this turn (for tests and logs)
+        self.sent_count = 0  # messages this output tried to send (each one is billed)
 
     # -- Rasa's OutputChannel API ---------------------------------------------
 
     async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
-        for chunk in split_text(text or ""):
-            await self._send(recipient_id, {"type": "text", "text": {"body": chunk, "preview_url": "http" in chunk}}, chunk)
+        text = (text or "").strip()
+        if not text:
+            return
+        if self.merge:
+            if self._held_for not in (None, recipient_id):
+                await self.flush()
+            self._held.append(text)
+            self._held_for = recipient_id
+            return
+        for chunk in split_text(text):
+            await self._send_text(recipient_id, chunk)
+
+    async def flush(self) -> None:
+        """Send the texts held so far (merged)."""
+        held, recipient = self._held, self._held_for
+        self._held, self._held_for = [], None
+        if recipient is None:
+            return
+        for chunk in pack_texts(held):
+            await self._send_text(recipient, chunk)
+
+    def _take_held_into(self, recipient_id: str, body: str, limit: int) -> str:
+        """``body`` prefixed with the held texts when the result fits in ``limit``."""
+        if not self._held or self._held_for != recipient_id:
+            return body
+        combined = TEXT_SEPARATOR.join(self._held + ([body] if body else []))
+        if len(combined) > limit:
+            return body
+        self._held, self._held_for = [], None
+        return combined
 
     async def send_text_with_buttons(
         self, recipient_id: Text, text: Text, buttons: List[Dict[Text, Any]], **kwargs: Any
@@ -118,9 +180,12 @@ class WhatsAppOutput(OutputChannel):
         if not choices:
             await self.send_text_message(recipient_id, text)
             return
+        if self.merge:
+            text = self._take_held_into(recipient_id, text, INTERACTIVE_BODY_LIMIT)
+            await self.flush()
         chunks = split_text(text, INTERACTIVE_BODY_LIMIT) or ["👇"]
         for chunk in chunks[:-1]:
-            await self.send_text_message(recipient_id, chunk)
+            await self._send_text(recipient_id, chunk)
         body = chunks[-1]
         fallback = f"{body}\n" + " / ".join(str(b["title"]) for b in choices)
         if len(choices) <= BUTTON_LIMIT and all(len(str(b["title"])) <= BUTTON_TITLE_LIMIT for b in choices):
@@ -153,6 +218,7 @@ class WhatsAppOutput(OutputChannel):
             await self._send(recipient_id, {"type": "interactive", "interactive": interactive}, fallback)
 
     async def send_image_url(self, recipient_id: Text, image: Text, **kwargs: Any) -> None:
+        await self.flush()
         caption = self._qr_caption if is_qr_image(image) else None
         self._qr_caption = None
         media: Dict[str, Any] = {"link": image}
@@ -171,6 +237,8 @@ class WhatsAppOutput(OutputChannel):
     async def send_custom_json(self, recipient_id: Text, json_message: Dict[Text, Any], **kwargs: Any) -> None:
         if not isinstance(json_message, dict):
             return
+        if json_message.get("location") or json_message.get("whatsapp"):
+            await self.flush()
         location = json_message.get("location")
         if isinstance(location, dict) and "latitude" in location and "longitude" in location:
             pin = {
@@ -213,12 +281,19 @@ class WhatsAppOutput(OutputChannel):
         filename = urlparse(url).path.rsplit("/", 1)[-1] or "image"
         return await self.graph.upload_media(phone_number_id, data, mime_type, filename[-80:])
 
+    async def _send_text(self, recipient_id: str, chunk: str) -> None:
+        await self._send(recipient_id, {"type": "text", "text": {"body": chunk, "preview_url": "http" in chunk}}, chunk)
+
     async def _send(self, recipient_id: str, message: Dict[str, Any], fallback_text: Optional[str]) -> None:
         try:
             wa_id, phone_number_id = parse_sender_id(recipient_id)
         except ValueError:
             logger.error("cannot send a WhatsApp message to conversation %r", recipient_id)
             return
+        if self._before_send is not None:
+            before, self._before_send = self._before_send, None
+            await before()
+        self.sent_count += 1
         try:
             self.sent.append(await self.sender.send(phone_number_id, wa_id, message, fallback_text))
         except GraphError as exc:

@@ -11,6 +11,11 @@
   a (hotel number, guest) pair, opened by each message from the guest.
 - ``put_payload`` / ``get_payload``: button payloads too long for a WhatsApp
   reply id, kept under a short key.
+- ``done_among(ids)``: which of a batch's messages are done, in one call (the
+  webhook journals only the others, whatever the batch size);
+- ``link_guest`` / ``phone_of``: the phone number Meta gave with a guest's
+  business-scoped user id, so a later message carrying only the user id joins
+  the same conversation.
 
 ``RedisStore`` is what several Rasa processes must share. ``MemoryStore`` is
 the embedded default (one process). ``FallbackStore`` uses Redis and falls back
@@ -21,7 +26,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from typing import Callable, Optional, Protocol
+from typing import Callable, Optional, Protocol, Sequence, Set
 
 from connectors import channel_base
 
@@ -29,12 +34,16 @@ logger = logging.getLogger(__name__)
 
 WINDOW_SECONDS = 24 * 3600
 PAYLOAD_TTL_SECONDS = 30 * 24 * 3600
+GUEST_LINK_TTL_SECONDS = 400 * 24 * 3600  # a guest who comes back next year is still the same guest
 
 
 class StateStore(Protocol):
     async def claim(self, message_id: str) -> bool: ...
     async def mark_done(self, message_id: str) -> None: ...
     async def is_done(self, message_id: str) -> bool: ...
+    async def done_among(self, message_ids: Sequence[str]) -> Set[str]: ...
+    async def link_guest(self, user_id: str, wa_id: str) -> None: ...
+    async def phone_of(self, user_id: str) -> Optional[str]: ...
     async def acquire(self, message_id: str, owner: str, ttl: float) -> bool: ...
     async def refresh(self, message_id: str, owner: str, ttl: float) -> bool: ...
     async def release(self, message_id: str, owner: str) -> None: ...
@@ -80,6 +89,15 @@ class MemoryStore:
 
     async def is_done(self, message_id: str) -> bool:
         return self._get(f"done:{message_id}") is not None
+
+    async def done_among(self, message_ids: Sequence[str]) -> Set[str]:
+        return {m for m in message_ids if self._get(f"done:{m}") is not None}
+
+    async def link_guest(self, user_id: str, wa_id: str) -> None:
+        self._set(f"guest:{user_id}", wa_id, GUEST_LINK_TTL_SECONDS)
+
+    async def phone_of(self, user_id: str) -> Optional[str]:
+        return self._get(f"guest:{user_id}")
 
     async def acquire(self, message_id: str, owner: str, ttl: float) -> bool:
         holder = self._get(f"lease:{message_id}")
@@ -141,6 +159,21 @@ class RedisStore:
     async def is_done(self, message_id: str) -> bool:
         return bool(await self.client.exists(self.key("done", message_id)))
 
+    async def done_among(self, message_ids: Sequence[str]) -> Set[str]:
+        if not message_ids:
+            return set()
+        pipeline = self.client.pipeline(transaction=False)
+        for message_id in message_ids:
+            pipeline.exists(self.key("done", message_id))
+        return {m for m, found in zip(message_ids, await pipeline.execute()) if found}
+
+    async def link_guest(self, user_id: str, wa_id: str) -> None:
+        await self.client.set(self.key("guest", user_id), wa_id.encode(), ex=GUEST_LINK_TTL_SECONDS)
+
+    async def phone_of(self, user_id: str) -> Optional[str]:
+        value = await self.client.get(self.key("guest", user_id))
+        return value.decode() if value is not None else None
+
     async def acquire(self, message_id: str, owner: str, ttl: float) -> bool:
         return bool(await self.client.set(self.key("lease", message_id), owner.encode(), nx=True, px=max(1, int(ttl * 1000))))
 
@@ -183,6 +216,16 @@ class FallbackStore(channel_base.FallbackStore):
 
     async def is_done(self, message_id: str) -> bool:
         return await self.call("is_done", message_id) or await self.fallback.is_done(message_id)
+
+    async def done_among(self, message_ids: Sequence[str]) -> Set[str]:
+        return set(await self.call("done_among", message_ids)) | await self.fallback.done_among(message_ids)
+
+    async def link_guest(self, user_id: str, wa_id: str) -> None:
+        await self.call("link_guest", user_id, wa_id)
+        await self.fallback.link_guest(user_id, wa_id)
+
+    async def phone_of(self, user_id: str) -> Optional[str]:
+        return await self.call("phone_of", user_id) or await self.fallback.phone_of(user_id)
 
     async def acquire(self, message_id: str, owner: str, ttl: float) -> bool:
         return await self.call("acquire", message_id, owner, ttl)

@@ -9,7 +9,10 @@ with the documented request and response shapes:
 Every call needs ``Authorization: Bearer <token>`` (else Graph's OAuth error,
 code 190). Requests are recorded for assertions (``messages``: every attempt,
 ``delivered``: the ones answered 200); failures can be queued (``fail_next``)
-to exercise retries, the dead-letter path and code 131047; read receipts can
+to exercise retries, the dead-letter path and code 131047 ("messages" failures
+never hit read receipts / typing indicators: those fail as "read"). A message
+is addressed by ``to`` (phone number) or ``recipient`` (business-scoped user
+id; ``to`` wins when both are given), as the Cloud API takes them; read receipts can
 be slowed down (``read_delay_seconds``) to hold a turn in flight.
 
     server = GraphServer(token="t").start(); ...; server.stop()
@@ -50,7 +53,7 @@ class Recorded:
 
 @dataclass
 class Failure:
-    endpoint: str  # "messages" | "media" | "media_info" | "download"
+    endpoint: str  # "messages" | "read" (read receipts, typing) | "media" | "media_info" | "download"
     status: int
     code: Optional[int] = None
     retry_after: Optional[str] = None
@@ -113,7 +116,7 @@ class GraphServer:
         """Message bodies the fake accepted (answered 200), optionally to one guest."""
         with self._changed:
             found = [r.json for r in self.requests if r.is_message and r.status == 200 and r.json and r.json.get("type")]
-        return [m for m in found if to is None or m.get("to") == to]
+        return [m for m in found if to is None or _addressed_to(m, to)]
 
     def wait_for(self, predicate: Callable[["GraphServer"], bool], timeout: float = 30.0) -> bool:
         deadline = time.monotonic() + timeout
@@ -133,7 +136,12 @@ class GraphServer:
     def _messages_unlocked(self, to: Optional[str] = None) -> List[Dict[str, Any]]:
         """``messages`` for predicates of ``wait_for``, which already hold the lock."""
         found = [r.json for r in self.requests if r.is_message and r.json and r.json.get("type")]
-        return [m for m in found if to is None or m.get("to") == to]
+        return [m for m in found if to is None or _addressed_to(m, to)]
+
+    def reads(self) -> List[Dict[str, Any]]:
+        """Read receipts and typing indicators, in order."""
+        with self._changed:
+            return [r.json for r in self.requests if r.is_message and r.json and r.json.get("status") == "read"]
 
     def reset(self) -> None:
         with self._changed:
@@ -207,7 +215,9 @@ class GraphServer:
                         return self._error(400, "Invalid JSON", 100)
                     fake._record(recorded)
                     recorded.status = 0  # refused unless answered 200 below
-                    if not self._authorized() or self._fail_if_queued("messages", str(recorded.json.get("to") or "")):
+                    is_read = recorded.json.get("status") == "read"  # read receipt / typing indicator
+                    address = str(recorded.json.get("to") or recorded.json.get("recipient") or "")
+                    if not self._authorized() or self._fail_if_queued("read" if is_read else "messages", address):
                         return
                     if fake.delay_seconds:
                         time.sleep(fake.delay_seconds)
@@ -217,13 +227,17 @@ class GraphServer:
                     if message.get("status") == "read":
                         time.sleep(fake.read_delay_seconds)
                         return self._send(200, {"success": True})
-                    to = str(message.get("to") or "")
+                    to, recipient = str(message.get("to") or ""), str(message.get("recipient") or "")
+                    if not (to or recipient):
+                        return self._error(400, "(#100) The parameter to or recipient is required.", 100)
                     with fake._changed:
                         recorded.status = 200
                         fake._changed.notify_all()
+                    # "to" wins when both are given; a user-id send answers with user_id, not wa_id
+                    contact = {"input": to, "wa_id": to} if to else {"input": recipient, "user_id": recipient}
                     return self._send(200, {
                         "messaging_product": "whatsapp",
-                        "contacts": [{"input": to, "wa_id": to}],
+                        "contacts": [contact],
                         "messages": [{"id": f"wamid.FAKE{next(fake._ids)}"}],
                     })
                 recorded.form = _parse_multipart(self.headers.get("Content-Type", ""), body)
@@ -266,6 +280,11 @@ class GraphServer:
                 })
 
         return Handler
+
+
+def _addressed_to(message: Dict[str, Any], guest: str) -> bool:
+    """Sent to ``guest``: by phone number (``to``) or business-scoped user id (``recipient``)."""
+    return message.get("to") == guest or (not message.get("to") and message.get("recipient") == guest)
 
 
 def _parse_multipart(content_type: str, body: bytes) -> Dict[str, Any]:

@@ -18,6 +18,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.exceptions import RasaException
 from rasa.utils.endpoints import EndpointConfig
 
+from actions.webhook_auth import action_server_token, authorization_header
 from connectors import action_retry
 from connectors.action_retry import DEFAULT_POLICY, ActionRetrySeamMissing, RetryingActionEndpoint
 from dlq.retry import RetryPolicy
@@ -73,7 +74,9 @@ def test_a_moved_seam_fails_loudly(monkeypatch):
 async def test_an_action_call_survives_an_action_server_restart_in_flight(action_server, domain, caplog):
     action_retry.install()
     caplog.set_level(logging.WARNING)
-    endpoint = EndpointConfig(url=f"{action_server.url}/webhook")
+    # the action server only serves Rasa: the shared secret it reads too (actions/webhook_auth.py)
+    endpoint = EndpointConfig(url=f"{action_server.url}/webhook",
+                              headers={"Authorization": authorization_header(action_server_token())})
     before = await share_location(endpoint, domain)
     assert "Calle del Puerto 12" in before[0].text
     action_server.kill()  # kill -9: the port refuses connections until the new process listens

@@ -221,7 +221,7 @@ async def test_voice_notes_are_downloaded_decoded_and_transcribed(serve, graph, 
     (message,) = server.received
     assert message.text.strip() and any("\uac00" <= ch <= "\ud7a3" for ch in message.text)
     assert message.metadata["whatsapp"]["transcribed"] is True
-    assert [r.path for r in graph.requests[:2]] == [f"/v21.0/{media_id}", f"/download/{media_id}"]
+    assert [r.path for r in graph.requests if r.method == "GET"] == [f"/v21.0/{media_id}", f"/download/{media_id}"]
     assert graph.messages(GUEST)[0]["text"]["body"] == f"echo: {message.text}"
 
 
@@ -248,13 +248,30 @@ async def test_hotel_is_chosen_by_the_receiving_number_and_unknown_numbers_are_i
     assert graph.requests[-1].path == "/v21.0/200000000000002/messages"
 
 
-async def test_read_receipts_when_enabled(serve, graph):
-    server = await serve(mark_read="true")
-    payload = payloads.webhook([payloads.text(GUEST, "hola", message_id="wamid.READ1")], PHONE_NUMBER_ID)
-    await server.post(payload)
+async def test_typing_indicator_with_read_status_before_the_answer(serve, graph):
+    server = await serve()
+    await server.post(payloads.webhook([payloads.text(GUEST, "hola", message_id="wamid.READ1")], PHONE_NUMBER_ID))
     await server.settle()
-    first = graph.requests[0].json
-    assert first == {"messaging_product": "whatsapp", "status": "read", "message_id": "wamid.READ1"}
+    typing, answer = (r.json for r in graph.requests)
+    assert typing == {"messaging_product": "whatsapp", "status": "read", "message_id": "wamid.READ1",
+                      "typing_indicator": {"type": "text"}}
+    assert answer["text"]["body"] == "echo: hola"
+    # nothing to answer (a reaction): no indicator either
+    await server.post(payloads.webhook([payloads.message(GUEST, "reaction", {"message_id": "wamid.X", "emoji": "👍"})],
+                                       PHONE_NUMBER_ID))
+    await server.settle()
+    assert len(graph.requests) == 2
+
+
+async def test_read_receipts_alone_when_the_typing_indicator_is_off(serve, graph):
+    server = await serve(mark_read="true", typing_indicator="false")
+    await server.post(payloads.webhook([payloads.text(GUEST, "hola", message_id="wamid.READ2")], PHONE_NUMBER_ID))
+    await server.settle()
+    assert graph.requests[0].json == {"messaging_product": "whatsapp", "status": "read", "message_id": "wamid.READ2"}
+    silent = await serve(typing_indicator="false")
+    await silent.post(payloads.webhook([payloads.text(GUEST, "hola")], PHONE_NUMBER_ID))
+    await silent.settle()
+    assert all(r.json.get("type") == "text" for r in graph.requests[2:])
 
 
 async def test_secrets_never_reach_the_logs(serve, graph, caplog):

@@ -20,7 +20,8 @@ def test_reads_environment_with_defaults_and_hides_secrets():
     config = WhatsAppConfig.from_sources(None, BASE, base_dir=ROOT)
     assert config.enabled and config.phone_number_id == "111"
     assert config.graph_api_url == "https://graph.facebook.com" and config.graph_api_version.startswith("v")
-    assert config.redis_url == "" and config.image_upload == "qr" and config.max_body_bytes == 1024 * 1024
+    assert config.redis_url == "" and config.image_upload == "qr" and config.max_body_bytes == 8 * 1024 * 1024
+    assert config.typing_indicator and not config.mark_read
     text = repr(config)
     for secret in ("verify-me", "app-secret-value", "access-token-value"):
         assert secret not in text

@@ -13,6 +13,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from connectors.whatsapp import inbound
+from connectors.whatsapp.channel import journaled_messages
 from connectors.whatsapp.deadletter import KIND_INBOUND, KIND_SEND
 from dlq import DLQSettings, build_queue
 from tests.whatsapp import payloads
@@ -111,7 +112,7 @@ async def test_every_message_is_journaled_before_the_ack_and_removed_after_its_t
     await server.settle()
     (journaled,) = seen_entries
     assert journaled.kind == KIND_INBOUND and journaled.reason == "journal"
-    assert inbound.from_payload(journaled.payload).message_id == message["id"]
+    assert [m.message_id for m in journaled_messages(journaled.payload)] == [message["id"]]
     assert await entries(server) == []
 
 
@@ -145,7 +146,8 @@ async def test_a_turn_that_never_works_ends_in_the_permanent_table(serve, graph)
     queue = server.dead_letters.queue
     await wait_until(lambda: _has_permanent(queue), timeout=20)
     (failed,) = await queue.list_permanent()
-    assert failed.kind == KIND_INBOUND and failed.payload["message_id"] == message["id"]
+    assert failed.kind == KIND_INBOUND and failed.reason == "turn_failed"
+    assert [m.message_id for m in journaled_messages(failed.payload)] == [message["id"]]
     assert "tracker store unreachable" in failed.error and failed.attempts == 3
 
 
