@@ -7,8 +7,9 @@
 Both give an ``InboundEmail``: sender address, subject, Message-ID and
 References (for threading), the body as plain text (text/plain preferred,
 else text/html stripped with ``html.parser``) and the attachments' names and
-sizes. ``clean_text`` then removes quoted replies and signatures. Nothing
-here raises on malformed MIME: defects are recorded and parsing goes on.
+sizes. ``clean_text`` (reply_text.py) then removes quoted replies and
+signatures. Nothing here raises on malformed MIME: defects are recorded and
+parsing goes on. Bodies are decoded by their part's charset in both formats.
 """
 from __future__ import annotations
 
@@ -22,29 +23,13 @@ from html.parser import HTMLParser
 from typing import Any, Dict, List, Tuple
 
 from connectors.gmail.api import b64url_decode
+from connectors.gmail.reply_text import reply_text
 
 BLOCK_TAGS = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "table", "ul", "ol", "blockquote", "hr"}
 SKIP_TAGS = {"script", "style", "head", "title"}
-
-# "On Mon, 3 Mar 2025 at 10:00, Ana <ana@x.com> wrote:" and its kin; may wrap over two lines
-QUOTE_HEADERS = re.compile(
-    r"^\s*(?:"
-    r"On\s.+?wrote:"
-    r"|El\s.+?escribi[óo]:"
-    r"|Le\s.+?a\s[ée]crit\s?:"
-    r"|Am\s.+?schrieb.*:"
-    r"|-{2,}\s*(?:Original Message|Mensaje original|Forwarded message|Mensaje reenviado)\s*-{2,}"
-    r"|_{10,}"
-    r"|(?:From|De):\s.+\n(?:.*\n){0,3}?(?:Sent|Enviado(?: el)?|Date|Fecha):\s.+"
-    r")\s*$",
-    re.IGNORECASE | re.MULTILINE | re.DOTALL,
-)
-SIGNATURE_LINES = re.compile(
-    r"^\s*(?:Sent from my \w+.*|Enviado desde mi \w+.*|Get Outlook for \w+.*|Obtener Outlook para \w+.*"
-    r"|Sent from (?:Mail|Yahoo Mail|Outlook).*)\s*$",
-    re.IGNORECASE,
-)
-
+HIDING_CLASSES = {"gmail_quote", "yahoo_quoted", "gmail_extra"}
+QUOTE_START_IDS = {"divRplyFwdMsg", "appendonsend", "OLK_SRC_BODY_SECTION"}
+QUOTE_START_CLASSES = {"moz-cite-prefix", "OutlookMessageHeader"}
 
 @dataclass
 class Attachment:
@@ -77,26 +62,34 @@ VOID_TAGS = {"br", "img", "hr", "meta", "link", "input", "wbr", "col", "area", "
 
 
 class _TextExtractor(HTMLParser):
-    """Text of an HTML body; scripts, styles and quoted history (blockquote,
-    Gmail's ``gmail_quote``, Outlook's ``divRplyFwdMsg``) are dropped."""
+    """Text of an HTML body; scripts, styles and quoted history are dropped:
+    blockquote and Gmail's ``gmail_quote`` hide their content; Outlook's
+    ``divRplyFwdMsg`` / ``appendonsend`` and Thunderbird's ``moz-cite-prefix``
+    start the quoted original, which runs to the end of the document (siblings,
+    not children), so everything from them on is dropped."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: List[str] = []
         self.open: List[Tuple[str, bool]] = []  # (tag, hides its content)
+        self.stopped = False  # the quoted original has begun
 
     @property
     def hidden(self) -> bool:
-        return any(hides for _, hides in self.open)
+        return self.stopped or any(hides for _, hides in self.open)
 
     def handle_starttag(self, tag: str, attrs) -> None:
         attributes = dict(attrs)
-        if tag in BLOCK_TAGS:
+        if tag == "hr" and not self.hidden:
+            self.parts.append("\n" + "-" * 10 + "\n")  # a rule: reply_text cuts what follows it
+        elif tag in BLOCK_TAGS:
             self.parts.append("\n")
         if tag in VOID_TAGS:
             return
         classes = (attributes.get("class") or "").split()
-        hides = tag in SKIP_TAGS or tag == "blockquote" or "gmail_quote" in classes or attributes.get("id") == "divRplyFwdMsg"
+        if attributes.get("id") in QUOTE_START_IDS or QUOTE_START_CLASSES.intersection(classes):
+            self.stopped = True
+        hides = tag in SKIP_TAGS or tag == "blockquote" or bool(HIDING_CLASSES.intersection(classes))
         self.open.append((tag, hides))
 
     def handle_endtag(self, tag: str) -> None:
@@ -127,18 +120,8 @@ def html_to_text(html: str) -> str:
 
 
 def clean_text(text: str) -> str:
-    text = (text or "").replace("\r\n", "\n").replace("\r", "\n").replace("\u00a0", " ")
-    match = QUOTE_HEADERS.search(text)
-    if match:
-        text = text[: match.start()]
-    kept: List[str] = []
-    for line in text.split("\n"):
-        if line.rstrip() in ("--", "-- ") or SIGNATURE_LINES.match(line):
-            break  # a signature: the rest is not the guest's message
-        if line.lstrip().startswith(">"):
-            continue
-        kept.append(line.rstrip())
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip()
+    """The guest's own text of a plain-text body (see reply_text.py)."""
+    return reply_text(text)
 
 
 # -- MIME ------------------------------------------------------------------------------
@@ -186,14 +169,46 @@ def parse_full(resource: Dict[str, Any]) -> InboundEmail:
             result.attachments.append(Attachment(str(part.get("filename") or ""), mime, int(body.get("size") or 0)))
             continue
         try:
-            text = b64url_decode(str(body.get("data") or "")).decode("utf-8", "replace")
+            data = b64url_decode(str(body.get("data") or ""))
         except ValueError:
             result.defects.append("InvalidBase64")
             continue
+        text = decode_part(data, _part_charset(part), result)
         (html if mime == "text/html" else plain).append(text)
     result.body = "\n\n".join(t for t in plain if t.strip()) or html_to_text("\n".join(html))
     result.text = clean_text(result.body)
     return result
+
+
+def _part_charset(part: Dict[str, Any]) -> str:
+    """The charset of a ``format=full`` part, from its own Content-Type header (Gmail
+    sends the part's bytes as they were in the mail, not re-encoded to UTF-8)."""
+    for header in part.get("headers") or []:
+        if str(header.get("name", "")).lower() == "content-type":
+            params = Message()
+            params["Content-Type"] = str(header.get("value", ""))
+            return str(params.get_content_charset() or "")
+    return ""
+
+
+def decode_part(data: bytes, charset: str, result: InboundEmail) -> str:
+    """Bytes of a text part in their declared charset; undeclared means UTF-8 and, when
+    that fails, Windows-1252 (what mail without a charset nearly always is)."""
+    if charset:
+        try:
+            return data.decode(_CHARSET_ALIASES.get(charset.lower(), charset))
+        except LookupError:
+            result.defects.append(f"UnknownCharset:{charset[:40]}")
+        except UnicodeDecodeError:
+            result.defects.append(f"UndecodableText:{charset[:40]}")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", "replace")
+
+
+# labels mail clients write that Python's codecs don't know by that name
+_CHARSET_ALIASES = {"iso-8859-8-i": "iso-8859-8", "x-mac-roman": "mac-roman", "ks_c_5601-1987": "cp949", "unicode-1-1-utf-7": "utf-7"}
 
 
 def _headers(get, gmail_id: str, thread_id: str) -> InboundEmail:
@@ -252,7 +267,7 @@ def _part_text(part: Message, result: InboundEmail) -> str:
     except Exception as exc:  # unknown charset, broken transfer encoding
         result.defects.append(type(exc).__name__)
         data = _safe(lambda: part.get_payload(decode=True)) or b""
-        return data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data)
+        return decode_part(data, _safe(part.get_content_charset) or "", result) if isinstance(data, bytes) else str(data)
 
 
 def _safe(call):
