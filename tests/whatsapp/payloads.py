@@ -60,7 +60,7 @@ def voice(wa_id: str, media_id: str, **kw: Any) -> Dict[str, Any]:
 
 def webhook(messages: List[Dict[str, Any]], phone_number_id: str, names: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
     names = names or {}
-    guests = sorted({m["from"] for m in messages})
+    guests = sorted({m["from"] for m in messages if isinstance(m, dict) and isinstance(m.get("from"), str)})
     return {
         "object": "whatsapp_business_account",
         "entry": [{

@@ -285,3 +285,15 @@ async def test_secrets_never_reach_the_logs(serve, graph, caplog):
     assert "retry" in caplog.text and "dead-letter entry" in caplog.text
     for secret in (ACCESS_TOKEN, APP_SECRET, VERIFY_TOKEN):
         assert secret not in caplog.text
+
+
+async def test_a_turns_texts_go_out_in_one_message(serve, graph):
+    async def chatty_bot(message):
+        for line in ("¡Hola!", "Soy el asistente del hotel.", "¿En qué te ayudo?"):
+            await message.output_channel.send_text_message(message.sender_id, line)
+
+    server = await serve(bot=chatty_bot)
+    await server.post(payloads.webhook([payloads.text(GUEST, "hola")], PHONE_NUMBER_ID))
+    await server.settle()
+    (sent,) = graph.messages(GUEST)
+    assert sent["text"]["body"] == "¡Hola!\n\nSoy el asistente del hotel.\n\n¿En qué te ayudo?"

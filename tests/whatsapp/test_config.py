@@ -66,3 +66,12 @@ def test_invalid_values_name_the_setting(override, message):
 def test_unknown_credentials_key_is_an_error():
     with pytest.raises(ConfigError, match="apptoken"):
         WhatsAppConfig.from_sources({"apptoken": "x"}, BASE, base_dir=ROOT)
+
+
+def test_the_done_marks_use_redis_url_when_the_channel_has_no_redis_of_its_own():
+    shared = dict(BASE, REDIS_URL="redis://redis:6379/0")
+    assert WhatsAppConfig.from_sources(None, shared, base_dir=ROOT).redis_url == "redis://redis:6379/0"
+    own = dict(shared, WHATSAPP_REDIS_URL="redis://other:6379/2")
+    assert WhatsAppConfig.from_sources(None, own, base_dir=ROOT).redis_url == "redis://other:6379/2"
+    with pytest.raises(ConfigError, match="WHATSAPP_TYPING_INDICATOR"):
+        WhatsAppConfig.from_sources(None, dict(BASE, WHATSAPP_TYPING_INDICATOR="maybe"), base_dir=ROOT)

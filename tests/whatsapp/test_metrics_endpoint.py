@@ -63,6 +63,9 @@ async def test_a_turn_moves_the_channel_and_dlq_counters_by_exactly_one(serve, g
     assert delta("channel_messages_total", channel="whatsapp", outcome="duplicate") == 1
     assert delta("channel_sends_total", channel="whatsapp", result="sent") == 1
     assert delta("channel_turn_latency_seconds_count", channel="whatsapp") == 1
+    # two guest messages (the redelivery was never run), one message sent back
+    assert delta("channel_turn_messages_count", channel="whatsapp") == 1
+    assert delta("channel_turn_messages_sum", channel="whatsapp") == 1
     assert delta("dlq_messages_total", kind="whatsapp.inbound", reason="journal") == 1  # the redelivery: already done
     assert ("dlq_queue_size", ()) in after
 

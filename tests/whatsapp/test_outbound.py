@@ -9,7 +9,7 @@ import pytest
 import segno
 
 from connectors.whatsapp.graph import GraphClient
-from connectors.whatsapp.outbound import WhatsAppOutput, sender_id, split_text
+from connectors.whatsapp.outbound import WhatsAppOutput, pack_texts, sender_id, split_text
 from connectors.whatsapp.store import MemoryStore
 from dlq import build_queue
 from tests.whatsapp.conftest import ACCESS_TOKEN, PHONE_NUMBER_ID, make_config
@@ -193,3 +193,39 @@ async def test_failed_sends_go_to_the_dead_letter_queue_and_the_turn_goes_on(mak
     assert first.payload["fallback_text"] == "primero" and first.conversation_id == RECIPIENT
     assert "131009" in first.error and ACCESS_TOKEN not in str(first.as_dict())
     assert graph.messages(GUEST)[-1]["text"]["body"] == "tercero"
+
+
+async def test_a_turns_texts_are_merged_around_buttons_and_images(make_output, graph, image_server):
+    base, _ = image_server
+    output = await make_output()
+    output.merge = True
+    await output.send_text_message(RECIPIENT, "Hola, soy el asistente del hotel.")
+    await output.send_text_message(RECIPIENT, "Tenemos habitaciones libres.")
+    await output.send_text_with_buttons(RECIPIENT, "¿Cuál prefieres?", [
+        {"title": "Doble", "payload": "/inform{\"room_type\":\"double\"}"},
+        {"title": "Suite", "payload": "/inform{\"room_type\":\"suite\"}"}])
+    await output.send_text_message(RECIPIENT, "Así es la doble:")
+    await output.send_image_url(RECIPIENT, f"{base}/static/rooms/double.jpg")
+    await output.send_text_message(RECIPIENT, "Precio: 90 €.")
+    await output.send_text_message(RECIPIENT, "x" * 4090)  # does not fit after the price
+    assert len(graph.messages(GUEST)) == 3  # the last texts are held until the turn ends
+    await output.flush()
+    sent = graph.messages(GUEST)
+    assert [m["type"] for m in sent] == ["interactive", "text", "image", "text", "text"]
+    assert sent[0]["interactive"]["body"]["text"] == (
+        "Hola, soy el asistente del hotel.\n\nTenemos habitaciones libres.\n\n¿Cuál prefieres?")
+    assert sent[1]["text"]["body"] == "Así es la doble:"
+    assert sent[3]["text"]["body"] == "Precio: 90 €." and sent[4]["text"]["body"] == "x" * 4090
+    assert output.sent_count == 5
+
+
+async def test_messages_rasa_sends_on_its_own_are_never_held(make_output, graph):
+    output = await make_output()
+    await output.send_text_message(RECIPIENT, "uno")
+    await output.send_text_message(RECIPIENT, "dos")
+    assert [m["text"]["body"] for m in graph.messages(GUEST)] == ["uno", "dos"]
+
+
+def test_pack_texts_fills_each_message_up_to_the_limit():
+    assert pack_texts(["a" * 10, "b" * 10, "c" * 10], limit=25) == ["a" * 10 + "\n\n" + "b" * 10, "c" * 10]
+    assert pack_texts(["a" * 30], limit=25) == ["a" * 25, "a" * 5]
