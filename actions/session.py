@@ -8,6 +8,7 @@ from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.context import LANGUAGES, hotel_for
+from journey.guest_messages import on_guest_message
 
 
 class ActionSessionStart(Action):
@@ -41,6 +42,15 @@ class ActionDetectLanguage(Action):
     async def run(self, dispatcher, tracker: Tracker, domain) -> List[EventType]:
         detected = (tracker.latest_message or {}).get("language") or {}
         language = detected.get("name")
+        events: List[EventType] = []
         if detected.get("reliable") and language in LANGUAGES and language != tracker.get_slot("language"):
-            return [SlotSet("language", language)]
-        return []
+            events.append(SlotSet("language", language))
+        # Rasa runs this on every guest message: the one place the journey's opt-out
+        # ("baja", "stop"...) and replies are recorded (journey/guest_messages.py).
+        answer = await on_guest_message(
+            hotel_for(tracker).id, tracker.sender_id, (tracker.latest_message or {}).get("text") or "",
+            language if events else (tracker.get_slot("language") or hotel_for(tracker).default_language),
+        )
+        if answer:
+            dispatcher.utter_message(text=answer)
+        return events

@@ -8,6 +8,7 @@ import asyncio
 import datetime as dt
 import functools
 import logging
+import os
 from typing import Optional
 
 from actions.config import settings
@@ -21,7 +22,7 @@ REPLY_WITHIN = dt.timedelta(hours=48)
 
 @functools.lru_cache(maxsize=1)
 def default_store() -> JourneyStore:
-    return JourneyStore(settings().assistant_database_url)
+    return JourneyStore(os.environ.get("JOURNEY_DATABASE_URL", "").strip() or settings().assistant_database_url)
 
 
 def handle_guest_message(store: JourneyStore, hotel_id: str, conversation_id: str, text: str,
@@ -47,7 +48,5 @@ async def on_guest_message(hotel_id: str, conversation_id: str, text: str, langu
                                           dt.datetime.now(dt.timezone.utc))
     except Exception:
         logger.exception("journey: could not record the guest's message (opt-out/reply)")
-        if is_opt_out(text):
-            return None
         return None
     return OPTED_OUT_TEXT.get(language, OPTED_OUT_TEXT["en"]) if outcome == "opted_out" else None

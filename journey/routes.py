@@ -34,3 +34,29 @@ def register(app) -> None:
             logger.exception("journey: review click not recorded")
         metrics.REVIEW_CLICKS.labels(hotel=hotel_id, platform=platform).inc()
         return response.redirect(target, status=302, headers={"Cache-Control": "no-store"})
+
+
+def install(app) -> None:
+    """The journey in the action server: the review-link route, and the
+    scheduler + retry worker started and stopped with the server (only when a
+    hotel has its journey on)."""
+    register(app)
+
+    @app.after_server_start
+    async def start_journey(app_, loop) -> None:
+        from journey.service import JourneyService
+
+        try:
+            app_.ctx.journey = JourneyService.from_env()
+        except Exception:  # a bad journey setting must not take the action server down
+            logger.exception("journey not started")
+            app_.ctx.journey = None
+        if app_.ctx.journey is not None:
+            app_.ctx.journey.start()
+            logger.info("journey started (tick every %s s)", app_.ctx.journey.tick_seconds)
+
+    @app.before_server_stop
+    async def stop_journey(app_, loop) -> None:
+        service = getattr(app_.ctx, "journey", None)
+        if service is not None:
+            await service.stop()

@@ -1,0 +1,82 @@
+"""End to end with the trained model: the checkout-morning step offers the
+late checkout in the guest's conversation, the guest answers "sí" and the
+existing late-checkout flow writes it to the PMS (the action server process
+of tests/integration, the model loaded in-process)."""
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+
+import pytest
+from rasa.shared.core.events import Event
+from rasa.shared.core.trackers import EventVerbosity
+
+from actions.config import HotelConfig
+from actions.pms.gateway import PMSGateway, build_breaker
+from actions.pms.local import LocalPMS
+from connectors.outreach import Outreach
+from journey.bookings import LocalBookingFeed
+from journey.config import JourneyConfig
+from journey.delivery import JourneyDelivery
+from journey.runner import JourneyRunner
+from journey.store import SENT, JourneyStore
+from tests.integration.conftest import ROOT, Guest, action_server, agent  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.model
+
+
+class AgentRasaAPI:
+    """What outreach needs from Rasa's HTTP API (read a tracker, append events),
+    done on the in-process agent's tracker store, as `rasa run --enable-api` does."""
+
+    def __init__(self, rasa_agent) -> None:
+        self.agent = rasa_agent
+
+    async def tracker(self, conversation_id: str) -> dict:
+        tracker = await self.agent.tracker_store.get_or_create_tracker(conversation_id)
+        return tracker.current_state(EventVerbosity.ALL)
+
+    async def append_events(self, conversation_id: str, events: list) -> dict:
+        tracker = await self.agent.tracker_store.get_or_create_tracker(conversation_id)
+        for event in events:
+            tracker.update(Event.from_parameters(event), self.agent.domain)
+        await self.agent.tracker_store.save(tracker)
+        return tracker.current_state(EventVerbosity.AFTER_RESTART)
+
+
+def test_guest_answers_the_checkout_morning_offer_and_the_late_checkout_is_written(agent, action_server, tmp_path):  # noqa: F811
+    hotel = HotelConfig.load(ROOT / "hotel.yml")
+    today = dt.datetime.now(hotel.timezone).date()
+    guest = Guest(agent, "journey-checkout-guest")
+    guest.say("hola")  # the guest has chatted before (a dev channel: outreach only records there)
+    database = action_server["workdir"] / "pms.sqlite3"
+    pms = LocalPMS(f"sqlite:///{database}", clock=lambda: today)  # the action server's PMS database, seeded
+    with sqlite3.connect(database) as db:  # BK100001 (in house, paid) leaves today; booked in this chat
+        db.execute("UPDATE bookings SET checkout = ?, contact = ?, request_id = 'chat-e2e', late_checkout_until = NULL,"
+                   " late_checkout_fee = NULL WHERE reference = 'BK100001'", (today.isoformat(), guest.sender_id))
+    journey = JourneyConfig.from_mapping(hotel.id, {"enabled": True, "steps": {
+        name: {"enabled": name == "checkout_morning"} for name in
+        ("booking_confirmation", "pre_arrival", "arrival_day", "checkout_morning", "review_request")}})
+    pms_gateway = PMSGateway(pms, build_breaker())
+    morning = dt.datetime.combine(today, dt.time(9, 30), tzinfo=hotel.timezone)
+    outreach = Outreach(AgentRasaAPI(agent), clock=lambda: morning.timestamp())
+    store = JourneyStore(f"sqlite:///{tmp_path / 'journey.sqlite3'}")
+    runner = JourneyRunner(store, hotels={hotel.id: hotel}, journeys={hotel.id: journey},
+                           feed=LocalBookingFeed(pms, hotel.default_language), pms_call=pms_gateway.call, pms=pms,
+                           delivery=JourneyDelivery(outreach), clock=lambda: morning.astimezone(dt.timezone.utc),
+                           public_url="http://hotel.test", qr_secret="e2e")
+    report = agent.test_loop.run_until_complete(runner.tick())
+    assert report.sent == 1, report
+    [row] = store.list_steps(hotel.id, [SENT])
+    assert (row.booking_ref, row.step, row.conversation_id) == ("BK100001", "checkout_morning", guest.sender_id)
+    offer = [e for e in guest.tracker().events if e.type_name == "bot"][-1]
+    assert "late checkout" in offer.text and "47.50" in offer.text and offer.metadata["author"] == "journey"
+
+    reply = " ".join(m.get("text", "") for m in guest.say("sí"))
+    assert "Late checkout hasta las 15:00" in reply, reply
+    with sqlite3.connect(database) as db:
+        fee, until = db.execute("SELECT late_checkout_fee, late_checkout_until FROM bookings "
+                                "WHERE reference = 'BK100001'").fetchone()
+    assert float(fee) == 47.5 and until.startswith("15:00")
+    assert agent.test_loop.run_until_complete(runner.tick()).sent == 0  # once
+    store.dispose()
