@@ -1,7 +1,8 @@
 """End to end with the trained model: the checkout-morning step offers the
 late checkout in the guest's conversation, the guest answers "sí" and the
 existing late-checkout flow writes it to the PMS (the action server process
-of tests/integration, the model loaded in-process)."""
+of tests/integration, the model loaded in-process; their session fixtures
+are shared, so this costs one conversation, not another model load)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -20,7 +21,7 @@ from journey.config import JourneyConfig
 from journey.delivery import JourneyDelivery
 from journey.runner import JourneyRunner
 from journey.store import SENT, JourneyStore
-from tests.integration.conftest import ROOT, Guest, action_server, agent  # noqa: F401  (fixtures)
+from tests.integration.conftest import ROOT, Guest
 
 pytestmark = pytest.mark.model
 
@@ -44,7 +45,7 @@ class AgentRasaAPI:
         return tracker.current_state(EventVerbosity.AFTER_RESTART)
 
 
-def test_guest_answers_the_checkout_morning_offer_and_the_late_checkout_is_written(agent, action_server, tmp_path):  # noqa: F811
+def test_guest_answers_the_checkout_morning_offer_and_the_late_checkout_is_written(agent, action_server, tmp_path):
     hotel = HotelConfig.load(ROOT / "hotel.yml")
     today = dt.datetime.now(hotel.timezone).date()
     guest = Guest(agent, "journey-checkout-guest")
