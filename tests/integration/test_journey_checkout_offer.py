@@ -81,3 +81,41 @@ def test_guest_answers_the_checkout_morning_offer_and_the_late_checkout_is_writt
     assert float(fee) == 47.5 and until.startswith("15:00")
     assert agent.test_loop.run_until_complete(runner.tick()).sent == 0  # once
     store.dispose()
+
+
+def test_a_rating_in_reply_to_the_review_request_follows_the_feedback_flow(agent, action_server, tmp_path):
+    hotel = HotelConfig.load(ROOT / "hotel.yml")
+    today = dt.datetime.now(hotel.timezone).date()
+    guest = Guest(agent, "journey-review-guest")
+    guest.say("hello")
+    database = action_server["workdir"] / "pms.sqlite3"
+    pms = LocalPMS(f"sqlite:///{database}", clock=lambda: today)
+    with sqlite3.connect(database) as db:  # BK100002 (two guests) left yesterday; booked in this chat
+        db.execute("UPDATE bookings SET checkin = ?, checkout = ?, contact = ?, request_id = 'chat-e2e-review', "
+                   "status = 'confirmed' WHERE reference = 'BK100002'",
+                   ((today - dt.timedelta(days=3)).isoformat(), (today - dt.timedelta(days=1)).isoformat(),
+                    guest.sender_id))
+    journey = JourneyConfig.from_mapping(hotel.id, {"enabled": True, "steps": {
+        name: {"enabled": name == "review_request"} for name in
+        ("booking_confirmation", "pre_arrival", "arrival_day", "checkout_morning", "review_request")}})
+    late_morning = dt.datetime.combine(today, dt.time(11, 30), tzinfo=hotel.timezone)
+    store = JourneyStore(f"sqlite:///{tmp_path / 'journey.sqlite3'}")
+    runner = JourneyRunner(store, hotels={hotel.id: hotel}, journeys={hotel.id: journey},
+                           feed=LocalBookingFeed(pms, hotel.default_language), pms_call=PMSGateway(pms, build_breaker()).call,
+                           pms=pms, delivery=JourneyDelivery(Outreach(AgentRasaAPI(agent), clock=late_morning.timestamp)),
+                           clock=lambda: late_morning.astimezone(dt.timezone.utc), public_url="http://hotel.test",
+                           qr_secret="e2e")
+    # the booking's contact is Spanish by default; the couple wording, the hotel's links through the redirect
+    assert agent.test_loop.run_until_complete(runner.tick()).sent == 1
+    request = [e for e in guest.tracker().events if e.type_name == "bot"][-1]
+    assert "escapada" in request.text and "http://hotel.test/r/" in request.text and "BAJA" in request.text
+
+    asked = " ".join(m.get("text", "") for m in guest.say("2"))
+    assert asked, "the rating was not taken by the feedback form"
+    answer = " ".join(m.get("text", "") for m in guest.say("la habitación estaba sucia"))
+    assert answer
+    with sqlite3.connect(action_server["workdir"] / "assistant.sqlite3") as db:
+        rows = db.execute("SELECT text, urgent FROM staff_requests WHERE kind = 'feedback' AND sender_id = ?",
+                          (guest.sender_id,)).fetchall()
+    assert rows == [("2/5: la habitación estaba sucia", 1)]  # a low rating reaches staff
+    store.dispose()
