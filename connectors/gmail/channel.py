@@ -31,9 +31,10 @@ from connectors.gmail.config import ConfigError, GmailConfig
 from connectors.gmail.deadletter import KIND_INBOUND, KIND_SEND, error_summary, failure_reason, masked, send_payload
 from connectors.gmail.mailbox_sync import MailboxSync, MalformedPush, parse_push
 from connectors.gmail.oauth import ServiceAccountError, ServiceAccountTokenProvider, TokenProvider
-from connectors.gmail.outbound import GmailOutput, resolve_choice
+from connectors.gmail.outbound import GmailOutput, GmailThreadOutput, resolve_choice
 from connectors.gmail.poller import Poller, search_label
 from connectors.gmail.store import build_store
+from connectors.gmail.thread_reply import GuestThread, NoGuestThread, reply_to_guest_thread, thread_reply_raw
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +50,7 @@ ATTACHMENTS_SKIPPED = "(Adjuntos no leídos / Attachments not read: {names})"
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 CHANNEL = "gmail"
+SENT, QUEUED, NOTHING, DROPPED = "sent", "queued", "nothing", "dropped"  # what deliver() did
 
 
 class AgentNotReady(RuntimeError):
@@ -92,8 +94,12 @@ class GmailInput(InputChannel):
         else:
             logger.info("Gmail channel polling %s every %ss", self.client.base, config.poll_seconds)
 
-    def get_output_channel(self) -> GmailOutput:
-        return GmailOutput()
+    def get_output_channel(self) -> GmailThreadOutput:
+        """For messages Rasa sends outside a mail's turn (``trigger_intent`` with
+        ``output_channel=latest|gmail``: saved-request notices, staff handing back):
+        each bot message is sent at once as a reply in the guest's thread. A turn
+        started by a mail uses its own collecting ``GmailOutput`` (one reply per mail)."""
+        return GmailThreadOutput(self.send_proactive)
 
     # -- routes -----------------------------------------------------------------
 
@@ -219,7 +225,7 @@ class GmailInput(InputChannel):
                 "hotel": self.hotel,
                 "gmail": {
                     "id": email.gmail_id, "thread_id": email.thread_id, "message_id": email.message_id,
-                    "subject": email.subject, "from_name": email.sender_name,
+                    "subject": email.subject, "from_name": email.sender_name, "references": email.references[-20:],
                     "attachments": [{"filename": a.filename, "mime_type": a.mime_type, "size": a.size} for a in email.attachments],
                 },
             }
@@ -230,6 +236,43 @@ class GmailInput(InputChannel):
         await self.reply(email, output)
 
     async def reply(self, email: normalise.InboundEmail, output: GmailOutput) -> None:
+        """The answer to one mail; a failed send goes to the dead-letter queue (see ``deliver``)."""
+        thread = GuestThread(email.sender, email.thread_id, email.message_id, email.subject,
+                             tuple(email.references), email.gmail_id)
+        if await self.deliver(thread, output, raise_undeliverable=False) == SENT:
+            await self.store.mark_replied(email.gmail_id)  # a queued reply is marked by its resend
+
+    async def send_proactive(self, recipient_id: str, output: GmailOutput) -> None:
+        """One bot message the hotel starts, as a reply in the guest's last thread. Raises
+        ``NoGuestThread`` (no Gmail message from that guest) or ``GmailError`` (refused and
+        no dead-letter queue): the ``trigger_intent`` call then fails instead of the guest
+        silently getting nothing."""
+        if not self.config.enabled:
+            raise NoGuestThread("the Gmail channel is not configured")
+        thread = await self.guest_thread(recipient_id)
+        if not self.address:
+            self.address = str((await self.client.profile()).get("emailAddress") or "").lower()
+        await self.deliver(thread, output, raise_undeliverable=True)
+        if output.buttons:
+            await self.store.put_offered(thread.address, output.buttons)
+
+    async def guest_thread(self, conversation_id: str) -> GuestThread:
+        """The thread of the guest's last mail, from the tracker store (its metadata)."""
+        from rasa.shared.core.events import UserUttered
+
+        agent = getattr(getattr(self._app, "ctx", None), "agent", None)
+        if agent is None or agent.tracker_store is None:
+            raise NoGuestThread("Rasa's agent is not running")
+        tracker = await agent.tracker_store.retrieve(conversation_id)
+        for event in reversed(tracker.events if tracker else []):
+            if isinstance(event, UserUttered) and event.input_channel == self.name():
+                return GuestThread.from_metadata(conversation_id, event.metadata or {})
+        raise NoGuestThread("no Gmail message from this guest in the conversation")
+
+    async def deliver(self, thread: GuestThread, output: GmailOutput, raise_undeliverable: bool) -> str:
+        """Send ``output`` (texts, images fetched and attached) in ``thread``: ``SENT``, ``QUEUED``
+        (a ``gmail.send`` dead-letter entry the worker resends), ``NOTHING`` to send, or
+        ``DROPPED`` (refused and no queue: logged; raised instead with ``raise_undeliverable``)."""
         images, skipped = [], []
         for url in output.image_urls:
             try:
@@ -244,36 +287,33 @@ class GmailInput(InputChannel):
         if skipped:
             text = "\n\n".join(filter(None, [text] + skipped))  # at least the link
         if not text and not images:
-            return
-        reply = compose.Reply(
-            to=email.sender, subject=compose.reply_subject(email.subject), text=text,
-            in_reply_to=email.message_id, references=compose.thread_references(email.references, email.message_id),
-            images=images, sender=self.address,
-        )
-        raw, _ = compose.build(reply)
+            return NOTHING
+        raw = thread_reply_raw(thread, text, sender=self.address, images=images)
         try:
-            await self.client.send(raw, email.thread_id or None)
+            await reply_to_guest_thread(self.client, thread, text, sender=self.address, raw=raw)
         except GmailError as exc:
             channel_metrics.send(CHANNEL, "failed")
-            await self._dead_letter_reply(raw, email, exc)
-            return
+            if self.queue is None and raise_undeliverable:
+                raise
+            await self._dead_letter_reply(raw, thread, exc)
+            return QUEUED if self.queue is not None else DROPPED
         channel_metrics.send(CHANNEL, "sent")
         self.stats["replied"] += 1
-        await self.store.mark_replied(email.gmail_id)
+        return SENT
 
-    async def _dead_letter_reply(self, raw: bytes, email: normalise.InboundEmail, error: GmailError) -> None:
+    async def _dead_letter_reply(self, raw: bytes, thread: GuestThread, error: GmailError) -> None:
         """Into the queue, so the mail may be labelled. Raises if the queue cannot take it:
         the mail then stays unlabelled and is processed again at the next poll."""
         self.stats["dead_lettered"] += 1
         if self.queue is None:
             logger.error("Gmail reply to %s dropped after retries (no dead-letter queue): %s",
-                         masked(email.sender), error_summary(error))
+                         masked(thread.address), error_summary(error))
             return
         entry = await self.queue.enqueue(
-            KIND_SEND, send_payload(raw, email.thread_id, email.gmail_id), error=error_summary(error),
-            conversation_id=email.sender, reason=failure_reason(error),
+            KIND_SEND, send_payload(raw, thread.thread_id, thread.gmail_id), error=error_summary(error),
+            conversation_id=thread.address, reason=failure_reason(error),
         )
-        logger.warning("Gmail reply to %s failed (%s); dead-letter entry %s", masked(email.sender),
+        logger.warning("Gmail reply to %s failed (%s); dead-letter entry %s", masked(thread.address),
                        error_summary(error), entry.id)
 
     async def mark_handled(self, message_id: str) -> None:

@@ -4,12 +4,16 @@ Texts are joined by blank lines; buttons become a numbered list the guest
 answers by writing the number or the option (``resolve_choice`` maps that
 back to the button's payload on the next turn); image URLs are fetched by
 the channel and attached; ``{"qr": {"reference"}}`` names the QR attachment.
+
+``GmailThreadOutput`` is the output for messages the hotel starts (Rasa's
+``trigger_intent``): each bot message goes out at once, as its own reply in
+the guest's thread, through the channel's ``send_proactive``.
 """
 from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
 
 from rasa.core.channels.channel import OutputChannel
 
@@ -76,6 +80,45 @@ class GmailOutput(OutputChannel):
     @property
     def text(self) -> str:
         return "\n\n".join(self.texts)
+
+
+class GmailThreadOutput(OutputChannel):
+    """Sends every bot message it is given as one reply in the guest's thread.
+
+    Rasa hands a bot message to ``send_response``, which splits it into
+    ``send_text_message`` / ``send_image_url`` / ... calls: those are collected
+    into one ``GmailOutput`` and ``send`` (``GmailInput.send_proactive``) mails
+    it. Calls made directly to a ``send_*`` method are one message each."""
+
+    def __init__(self, send: Callable[[str, GmailOutput], Awaitable[None]]) -> None:
+        self._send = send
+
+    @classmethod
+    def name(cls) -> Text:
+        return "gmail"
+
+    async def send_response(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
+        collected = GmailOutput()
+        await collected.send_response(recipient_id, dict(message))  # Rasa pops keys from it
+        await self._send(recipient_id, collected)
+
+    async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
+        await self.send_response(recipient_id, {"text": text})
+
+    async def send_text_with_buttons(self, recipient_id: Text, text: Text, buttons: List[Dict[Text, Any]], **kwargs: Any) -> None:
+        await self.send_response(recipient_id, {"text": text, "buttons": buttons})
+
+    async def send_quick_replies(self, recipient_id: Text, text: Text, quick_replies: List[Dict[Text, Any]], **kwargs: Any) -> None:
+        await self.send_response(recipient_id, {"text": text, "quick_replies": quick_replies})
+
+    async def send_image_url(self, recipient_id: Text, image: Text, **kwargs: Any) -> None:
+        await self.send_response(recipient_id, {"image": image})
+
+    async def send_attachment(self, recipient_id: Text, attachment: Text, **kwargs: Any) -> None:
+        await self.send_response(recipient_id, {"attachment": attachment})
+
+    async def send_custom_json(self, recipient_id: Text, json_message: Dict[Text, Any], **kwargs: Any) -> None:
+        await self.send_response(recipient_id, {"custom": json_message})
 
 
 def resolve_choice(text: str, buttons: List[Dict[str, Any]]) -> Optional[str]:

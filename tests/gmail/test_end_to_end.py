@@ -128,3 +128,29 @@ def test_a_restarted_channel_does_not_reprocess_handled_mail(stack):
     logs = "".join(p.read_text(errors="replace") for p in stack.workdir.glob("rasa-*.log"))
     for secret in stack.gmail.access_tokens + [CLIENT_SECRET, REFRESH_TOKEN]:
         assert secret not in logs
+
+
+def test_a_saved_request_notice_reaches_the_email_guest_in_the_same_thread(stack):
+    """Proactive: the saved-request worker's own notification through Rasa's real trigger_intent
+    (output_channel=latest) comes out as a reply in the guest's thread, not into a collector."""
+    import asyncio
+
+    from actions.rasa_api import RasaAPI
+    from actions.saved_request_worker import notification
+    from tests.gmail.stack import AUTH_TOKEN
+
+    guest = guest_address()
+    sent_mail = mail("Hola, ¿seguís ahí?", sender=guest, subject="Cancelación")
+    stored = stack.gmail.deliver(sent_mail.as_bytes(), thread_id="thread-notice-1")
+    stack.wait_reply(guest)
+    payload = notification(guest, "pms.cancel_booking", "done", "BK100007")
+    asyncio.run(RasaAPI(stack.rasa_url, AUTH_TOKEN).trigger_intent(payload["conversation_id"], payload["intent"],
+                                                                   payload["entities"]))
+    _, notice = stack.wait_reply(guest, count=2)
+    message = notice["message"]
+    assert notice["threadId"] == stored.thread_id == "thread-notice-1"
+    assert message["In-Reply-To"] == sent_mail["Message-ID"] and message["Subject"] == "Re: Cancelación"
+    body = message.get_body(("plain",)).get_content()
+    assert "la reserva BK100007 ya está cancelada" in body, body
+    bot_texts = [e.get("text") or "" for e in stack.tracker(guest)["events"] if e["event"] == "bot"]
+    assert any("BK100007" in text for text in bot_texts)  # and the conversation knows it said so
