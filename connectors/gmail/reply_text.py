@@ -35,10 +35,12 @@ from typing import List, Optional, Tuple
 
 # Verbs that end "<someone> wrote:" in the languages our guests and their clients use.
 WROTE = (
-    r"wrote|writes|escribi[óo]|escreveu|a\s+[ée]crit|schrieb|ha\s+scritto|scrisse|schreef|skrev|skrifaði"
-    r"|kirjoitti|napisa[łl]a?|napsal[a]?|написал[аи]?|пишет|yazd[ıi]|έγραψε|写道|寫道|のメッセージ|작성"
+    r"wrote|writes|escribi[óo]|escreveu|a\s+[ée]crit|schrieb|ha\s+scritto|scrisse|schreef|skrev(?:\s+følgende)?|følgende"
+    r"|skrifaði|kirjoitti|napisa[łl](?:a|\(a\))?|napsal(?:a|\(a\))?|pisze|написал(?:а|и|\(а\))?|пишет|yazd[ıi]"
+    r"|írta|va\s+escriure|έγραψε|写道|寫道|のメッセージ|작성"
 )
-HEADER_END = re.compile(rf"(?:{WROTE})\s*:?\s*(?:-{{2,}})?\s*$|[\w.+-]+@[\w-]+(?:\.[\w-]+)+\s*>?\s*\)?\s*:\s*$", re.I)
+HEADER_END = re.compile(rf"(?:{WROTE})\s*[:：]?\s*(?:-{{2,}})?\s*$|[\w.+-]+@[\w-]+(?:\.[\w-]+)+\s*>?\s*\)?\s*[:：]\s*$", re.I)
+WROTE_END = re.compile(rf"(?:{WROTE})\s*[:：]?\s*(?:-{{2,}})?\s*$", re.I)
 HEADER_START = re.compile(
     r"^[\s>*\-]*(?:On|Am|El|Em|Le|Il|Op|Den|Dne|På|Pe|W\s+dniu|\d|\(?\w{2,4}\.?,?\s+\d|[月火水木金土日]|\w+\s+\d{1,2})", re.I
 )
@@ -59,6 +61,11 @@ DATE_OR_SUBJECT_FIELD = re.compile(
     r"|Тема|送信日時|件名)[*_]?\s?[:：]",
     re.I,
 )
+INLINE_DATE_FIELD = re.compile(
+    r"\s[*_]?(?:Sent|Date|Enviado(?:\s+el)?|Fecha|Envoy[ée]|Gesendet|Datum|Inviato|Verzonden|Sendt|Skickat)[*_]?\s?:\s*\S"
+    r".*\s[*_]?(?:To|Para|[ÀA]|An|Aan|Til|Till|Subject|Asunto|Objet|Betreff|Oggetto|Onderwerp|Emne|Ämne)[*_]?\s?:",
+    re.I,
+)
 FROM_FIELD = re.compile(r"^\s*[*_]?(?:From|De|Von|Van|Fra|Från|Da|Od|От|差出人)[*_]?\s?[:：]", re.I)
 
 FORWARD_NAMES = (
@@ -75,16 +82,15 @@ BEGIN_FORWARD = re.compile(r"^\s*(?:Begin forwarded message|Inicio del mensaje r
 RULE = re.compile(r"^\s*(?:[-_=]\s?){8,}\s*$")
 SIG_DASHES = re.compile(r"^(?:--|-- |—|__)\s*$")
 
+DEVICE_TAIL = r"[\w®™'’. -]{2,40}"
 DEVICE = re.compile(
     r"^\s*(?:"
-    r"Sent\s+(?:from|with|via|using|on)\s+(?:my\s+)?[\w®™'. -]{2,40}"
+    r"(?:Sent|Enviado|Envoy[ée]|Inviato|Verzonden|Verstuurd|Sendt|Skickat|Gesendet|Wys[łl]ane|Отправлено|Lähetetty|Odesláno)"
+    r"\s+(?:from|with|via|using|on|desde|con|do|de|pelo|depuis|avec|à\s+partir\s+de|da|dal|dall'|vanaf|met|fra|från"
+    r"|von|z|с|из)\s+(?:my|mi|meu|o\s+meu|el|la|mon|ma|il\s+mio|mio|mijn|min|meinem|mojego|moje)?\s*" + DEVICE_TAIL +
     r"|Get\s+Outlook\s+for\s+\w+|Obtener\s+Outlook\s+para\s+\w+|Télécharger\s+Outlook\s+pour\s+\w+"
-    r"|Outlook\s+für\s+\w+\s+herunterladen|Scarica\s+Outlook\s+per\s+\w+"
-    r"|Enviado\s+(?:desde|con|do|de|pelo)\s+(?:mi|meu|o\s+meu|el|la)?\s*[\w®™'. -]{2,40}"
-    r"|Envoy[ée]\s+(?:de|depuis|avec|à\s+partir\s+de)\s+(?:mon|ma)?\s*[\w®™'. -]{2,40}"
-    r"|Von\s+meinem\s+[\w®™'. -]{2,40}\s+gesendet|Gesendet\s+von\s+meinem\s+[\w®™'. -]{2,40}"
-    r"|Inviato\s+da\s+(?:il\s+mio\s+)?[\w®™'. -]{2,40}|Verzonden\s+(?:vanaf|met)\s+(?:mijn\s+)?[\w®™'. -]{2,40}"
-    r"|Sendt\s+fra\s+(?:min\s+)?[\w®™'. -]{2,40}|Skickat\s+från\s+(?:min\s+)?[\w®™'. -]{2,40}"
+    r"|Outlook\s+für\s+\w+\s+herunterladen|Scarica\s+Outlook\s+per\s+\w+|Baixe\s+o\s+Outlook\s+para\s+\w+"
+    r"|Von\s+meinem\s+" + DEVICE_TAIL + r"\s+gesendet|Lähetetty\s+\w+(?:sta|stä)|\w+\s*から送信"
     r"|via\s+(?:mobile|iPhone|Android|BlackBerry)"
     r")\s*(?:<[^<>\s]+>)?\s*$",
     re.I,
@@ -181,8 +187,11 @@ def _next_text(lines: List[str], index: int) -> Optional[int]:
 def _quote_header(lines: List[str], index: int) -> Optional[int]:
     """End (exclusive) of a quote header starting at ``index``, or None."""
     first = lines[index]
-    if not first.strip() or not HEADER_START.match(first):
+    if not first.strip():
         return None
+    if not HEADER_START.match(first):  # "Ana <a@x> 于2025年3月3日 10:00写道：": a name first, all on one line
+        one_line = WROTE_END.search(first) and ADDRESS.search(first) and DATE_OR_TIME.search(first)
+        return index + 1 if one_line and len(first) <= 300 else None
     joined = ""
     for end in range(index, min(index + 4, len(lines))):
         line = lines[end]
@@ -198,7 +207,7 @@ def _quote_header(lines: List[str], index: int) -> Optional[int]:
 
 def _header_like(joined: str) -> bool:
     """Ends with "wrote" (any language), or names a date or time and an address before its colon."""
-    if re.search(rf"(?:{WROTE})\s*:?\s*(?:-{{2,}})?\s*$", joined, re.I):
+    if WROTE_END.search(joined):
         return len(joined.split()) <= 40
     return bool(DATE_OR_TIME.search(joined) and ADDRESS.search(joined))
 
@@ -227,6 +236,8 @@ def _field_block(lines: List[str], index: int) -> bool:
             fields += 1
             has_from = has_from or bool(FROM_FIELD.match(line))
             has_date = has_date or bool(DATE_OR_SUBJECT_FIELD.match(line))
+            if FROM_FIELD.match(line) and INLINE_DATE_FIELD.search(line):  # "From: X Sent: Monday… To: …" on one line
+                return True
             continued = False
         elif fields and not continued and len(line) <= 100:
             continued = True

@@ -282,3 +282,37 @@ def test_forwards_nested_deeper_than_the_bound_do_not_recurse_without_end():
     body = "---------- Forwarded message ---------\nFrom: a@example.com\nDate: Mon, 3 Mar 2025\n\n" * 50 + "hola"
     assert reply_text(body) == ""  # read as it stands past MAX_FORWARDS levels, never a RecursionError
     assert reply_text(body.split("\n\n", 47)[-1]) == "hola"
+
+
+@pytest.mark.parametrize(
+    "device",
+    ["Verstuurd vanaf mijn iPhone", "Inviato dal mio iPhone", "Envoyé de mon iPhone", "Wysłane z mojego iPhone'a",
+     "Отправлено с iPhone", "iPhoneから送信", "Lähetetty iPhonesta", "Enviado desde mi dispositivo Samsung",
+     "Sent from Mail for Windows 10", "Sent with ProtonMail Secure Email.", "Baixe o Outlook para Android"],
+)
+def test_device_signatures_of_more_languages_and_apps(device):
+    assert reply_text(f"Llegamos el viernes.\n{device}") == "Llegamos el viernes."
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["W dniu 3.03.2025 o 10:00, Hotel <reservas@hotel-mirador.example> pisze:",
+     "3.3.2025 10.00 Hotel <reservas@hotel-mirador.example> kirjoitti:",
+     "Dne 3. 3. 2025 10:00 napsal(a) Hotel <reservas@hotel-mirador.example>:",
+     "2025-03-03 10:00 GMT+01:00 Hotel Mirador <reservas@hotel-mirador.example>:",
+     "Hotel <reservas@hotel-mirador.example> 于2025年3月3日周一 10:00写道：",
+     "Den 3. mar. 2025 kl. 10.00 skrev Hotel Mirador følgende:"],
+)
+def test_more_quote_headers_cut_the_old_message(header):
+    assert reply_text(f"Perfecto.\n\n{header}\n\nTexto viejo del hotel\nRecepción") == "Perfecto."
+
+
+def test_a_guest_line_with_an_address_and_a_time_ending_in_a_colon_is_not_a_header():
+    body = "Llegamos a las 10:00, escribid a ana@example.com:\nel móvil no funciona."
+    assert reply_text(body) == body
+
+
+def test_an_outlook_header_collapsed_onto_one_line():
+    body = "Sí, confirmo.\n\nFrom: Hotel [mailto:h@x.com] Sent: Monday, March 3, 2025 10:00 To: Ana Subject: Reserva\n\nold"
+    assert reply_text(body) == "Sí, confirmo."
+    assert reply_text("From: Madrid, sent: yesterday\nok") == "From: Madrid, sent: yesterday\nok"
