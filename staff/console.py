@@ -39,6 +39,9 @@ class StaffConsole:
         rasa = RasaAPI(config.rasa_url, config.rasa_token)
         console = cls(config, reader, HandoffDesk(requests, reader, rasa), requests, DeskStore(config.assistant_database_url), rasa)
         console.metrics = StaffMetrics(console.waiting_snapshot)
+        from staff import audit_log
+
+        audit_log.use_database(config.assistant_database_url)
         return console
 
     # -- built on first use, inside the event loop that uses them ------------------------

@@ -69,6 +69,6 @@ class IdleResumer:
                 continue
             for request_id in by_sender[sender_id]:
                 await asyncio.to_thread(self.requests.resolve, request_id, BY)
-            audit_log.record(BY, sender_id, summary.channel, "bot_resumed_after_idle")
+            audit_log.record(f"system:{BY}", sender_id, summary.channel, "bot_resumed_after_idle")
             resumed.append(sender_id)
         return resumed

@@ -386,6 +386,25 @@ def dlq_body(overview: Optional[DeadLetterOverview], csrf: str, zone: ZoneInfo, 
     return body
 
 
+def audit_body(entries: Sequence[Any], zone: ZoneInfo, conversation_id: str = "", booking: str = "") -> str:
+    form = ('<form class="search" method="get" action="/audit">'
+            f'<input name="conversation" value="{esc(conversation_id)}" placeholder="conversation id"> '
+            f'<input name="booking" value="{esc(booking)}" placeholder="booking reference"> '
+            '<button type="submit" class="secondary">Filter</button></form><p></p>')
+    if not entries:
+        return form + '<p class="muted">No audit entries.</p>'
+    rows = "".join(
+        f'<tr class="audit-entry"><td>{esc(format_time(e.at.replace(tzinfo=dt.timezone.utc), zone))}</td>'
+        f"<td>{esc(e.actor)}</td><td>{esc(e.action)}</td>"
+        f"<td>{(f'<a href={chr(34)}{esc(conversation_href(e.conversation_id))}{chr(34)}>{esc(e.conversation_id)}</a>') if e.conversation_id else '-'}</td>"
+        f"<td>{esc(e.channel or '-')}</td><td>{esc(e.booking_ref or '-')}</td>"
+        f'<td class="text">{esc(shorten(format_value(e.details), 200)) if e.details else ""}</td></tr>'
+        for e in entries
+    )
+    return form + ('<table id="audit"><thead><tr><th>When</th><th>Who</th><th>What</th><th>Conversation</th>'
+                   f"<th>Channel</th><th>Booking</th><th>Details</th></tr></thead><tbody>{rows}</tbody></table>")
+
+
 def error_page(status: int, message: str) -> str:
     return (f"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{status}</title>"
             f"<link rel=\"stylesheet\" href=\"/staff.css\"></head><body><main><h1>{status}</h1><p>{esc(message)}</p>"

@@ -3,7 +3,8 @@ Gmail attachment), the assistant made a ``payment_check`` staff request, and
 reception decides.
 
 - **Approve**: confirm the payment in the PMS through the project's gateway
-  (``actions.pms.gateway``: breaker, input checks), then send the guest the
+  (``actions.pms.gateway``: breaker, input checks; ``accept_payment``, which
+  the embedded PMS has and the QloApps backend does not have yet), then send the guest the
   signed check-in QR code (``actions.qr``) through ``connectors.outreach``,
   and close the request.
 - **Reject**: send the guest the reason staff typed, close the request.
@@ -65,12 +66,12 @@ class PaymentDesk:
         self.requests, self.outreach = requests, outreach
         self._gateway, self._qr_secret, self._public_url = gateway, qr_secret, public_url
 
-    def gateway(self):
-        if self._gateway is None:
-            from actions.pms.gateway import gateway
+    def gateway(self, hotel_id: Optional[str] = None):
+        if self._gateway is not None:
+            return self._gateway
+        from actions.pms.gateway import gateway
 
-            self._gateway = gateway()
-        return self._gateway
+        return gateway(hotel_id)
 
     def _qr(self):
         from actions.config import settings
@@ -80,12 +81,16 @@ class PaymentDesk:
     async def check(self, request_id: int) -> PaymentCheck:
         return payment_check_of(await asyncio.to_thread(self.requests.get, request_id))
 
-    async def approve(self, request_id: int, user: str, language: str = "es") -> Delivery:
+    async def approve(self, request_id: int, user: str, language: str = "es", hotel_id: Optional[str] = None) -> Delivery:
         from actions import qr
 
         check = await self.check(request_id)
-        gateway = self.gateway()
-        booking = await gateway.call(gateway.pms.confirm_payment, check.booking_ref)  # PMSError propagates
+        gateway = self.gateway(hotel_id)
+        accept = getattr(gateway.pms, "accept_payment", None)
+        if accept is None:
+            raise PaymentCheckError(f"the {type(gateway.pms).__name__} backend cannot record a checked payment yet; "
+                                    "confirm it in the PMS itself")
+        booking = await gateway.call(accept, check.booking_ref)  # PMSError propagates: nothing sent, request open
         if not booking.is_paid:
             raise PaymentCheckError(f"the PMS did not mark {check.booking_ref} paid (status {booking.status})")
         secret, public_url = self._qr()

@@ -471,6 +471,7 @@ def create_app(
             await asyncio.to_thread(console.desk.add_note, sender_id, request.ctx.staff.user, request.form.get("text") or "")
         except ValueError as exc:
             return back_to(sender_id, "bad_input", str(exc)[:150])
+        audit_log.record(request.ctx.staff.user, sender_id, "", "note_added")
         return back_to(sender_id, "noted")
 
     @app.post("/conversation/resume")
@@ -528,7 +529,8 @@ def create_app(
             return refused
         user = request.ctx.staff.user
         try:
-            await console.payments.approve(request_id, user, await language_of(found.sender_id))
+            await console.payments.approve(request_id, user, await language_of(found.sender_id),
+                                           await asyncio.to_thread(console.reader.hotel_of, found.sender_id))
         except (PaymentCheckError, PMSError, OutreachError) as exc:
             logger.error("staff %r: approve of payment check #%s failed: %s", user, request_id, exc)
             return outcome("/handoffs", "payment_failed", f"#{request_id}")
@@ -554,6 +556,23 @@ def create_app(
             logger.error("staff %r: reject of payment check #%s failed: %s", user, request_id, exc)
             return outcome("/handoffs", "payment_failed", f"#{request_id}")
         return outcome("/handoffs", "rejected", f"#{request_id}")
+
+    @app.get("/audit")
+    @staff_only
+    async def audit(request: Request) -> HTTPResponse:
+        """The audit log, newest first; ?conversation= / ?booking= narrow it. Users of some hotels
+        see the entries of their hotels' conversations only."""
+        if not audit_available():
+            return error(404, "There is no audit log in this installation.")
+        conversation_id = request.args.get("conversation", "")[:255]
+        booking = request.args.get("booking", "")[:32]
+        entries = await asyncio.to_thread(audit_log.audit().recent, 200, booking_ref=booking, conversation_id=conversation_id)
+        hotels = hotels_of(request)
+        if hotels is not None:
+            ids = {e.conversation_id for e in entries if e.conversation_id}
+            summaries = await asyncio.to_thread(console.reader.summaries, ids)
+            entries = [e for e in entries if e.conversation_id in summaries and summaries[e.conversation_id].hotel_id in hotels]
+        return await page(request, "Audit log", pages.audit_body(entries, zone, conversation_id, booking), "audit")
 
     @app.get("/metrics")
     async def metrics(request: Request) -> HTTPResponse:
@@ -582,6 +601,7 @@ def create_app(
             logger.error("staff %r: resume of request #%s failed: %s", user, request_id, exc)
             return outcome("/handoffs", "rasa", f"#{request_id}")
         logger.info("staff %r resumed the bot for %r (requests %s)", user, done.sender_id, done.resolved_ids)
+        audit_log.record(user, done.sender_id, "", "resumed", f"requests {done.resolved_ids}")
         return outcome("/handoffs", "resumed", ", ".join(f"#{i}" for i in done.resolved_ids))
 
     @app.post("/handoffs/<request_id:int>/resolve")
@@ -595,6 +615,7 @@ def create_app(
         except RequestAlreadyResolved:
             return outcome("/handoffs", "already", f"#{request_id}")
         logger.info("staff %r marked request #%s done", user, request_id)
+        audit_log.record(user, "", "", "request_resolved", f"request #{request_id}")
         return outcome("/handoffs", "resolved", f"#{request_id}")
 
     @app.get("/dlq")
@@ -626,8 +647,12 @@ def create_app(
             logger.error("staff %r: retry of dead letter %s failed: %s", user, entry_id, type(exc).__name__)
             return outcome("/dlq", "dlq_down", entry_id)
         logger.info("staff %r retried dead letter %s (%s)", user, entry.id, entry.kind)
+        audit_log.record(user, entry.conversation_id or "", "", "dead_letter_retried", f"{entry.kind} {entry.id}")
         return outcome("/dlq", "retried", entry_id)
 
+    from staff import journey_page  # the proactive journey's page (docs/journey.md)
+
+    journey_page.register(app, staff_only, page, zone)
     return app
 
 
