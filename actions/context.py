@@ -79,6 +79,18 @@ def show_time(value: dt.time, language: str) -> str:
     return format_time(value, format="HH:mm" if language == "es" else "h:mm a", locale=language)
 
 
+COUNT_WORDS = {
+    "es": {"night": ("noche", "noches"), "guest": ("persona", "personas")},
+    "en": {"night": ("night", "nights"), "guest": ("guest", "guests")},
+}
+
+
+def count_phrase(count: int, kind: str, language: str) -> str:
+    """'1 noche' / '3 noches', '1 guest' / '2 guests': responses never say '1 nights'."""
+    singular, plural = COUNT_WORDS[language if language in COUNT_WORDS else "es"][kind]
+    return f"{count} {singular if count == 1 else plural}"
+
+
 def money(amount: Decimal) -> str:
     return str(Decimal(amount).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
 

@@ -44,6 +44,24 @@ _BARE_DAY = re.compile(rf"^(?:el|the|on the|on|dia|day)?\s*{_DAY}$")
 _LEADING_DAY = re.compile(rf"^(?:el|the|on the|on|dia|day)?\s*{_DAY}\b(?![:/.\-]\d)(?!\s*(?:de\s+|of\s+)?(?:{MONTHS})\b)")
 # "en 3 dias" / "in 3 days" is an arrival (_IN_DAYS), not a stay length.
 _NIGHTS = re.compile(r"(?<!\ben )(?<!\bin )(?<!dentro de )\b(\d{1,2}|" + "|".join(NUMBER_WORDS) + r")\s+(?:noches?|nights?|nites?|dias|days)\b")
+_WEEKS = re.compile(r"(?<!\ben )(?<!\bin )(?<!dentro de )\b(\d|a|an|" + "|".join(NUMBER_WORDS) + r")\s+(?:semanas?|weeks?)\b")
+_WEEKEND = re.compile(r"\b(?:fin de semana|finde|fds|weekend|wknd|wkend)\b")
+_AFTER_NEXT = re.compile(
+    r"\b(?:after next|siguiente al (?:proximo|que viene)|(?:de|del) la otra semana|del otro|el otro (?:finde|fin de semana)|"
+    r"in two weeks|en dos semanas|dentro de dos semanas)\b"
+)
+_NEXT_MONTH = re.compile(r"\b(?:next month|el mes que viene|el proximo mes|el mes proximo|mes que viene|the following month)\b")
+# a day of the month inside other words: "from the 4th", "desde el 4,", "llegamos el 12"
+_DAY_REF = re.compile(
+    r"(?:\b(?:the|el|dia|day|del|on the|on|desde el|a partir del|starting the|from the)\s+(\d{1,2})(?:st|nd|rd|th|º|o)?"
+    r"|\b(\d{1,2})(?:st|nd|rd|th))\b"
+    r"(?![:/.\-]\d)(?!\s*(?:personas?|people|persons?|adults?|adultos?|ninos?|kids?|guests?|huespedes|pax|noches?|nights?|"
+    r"dias|days|semanas?|weeks?|hab|habitacion|rooms?|of us|h\b|am\b|pm\b|hrs?\b|horas?\b|euros?|eur\b|%))"
+)
+# a lone date that says when the guest leaves, not arrives
+_DEPARTURE = re.compile(
+    r"\b(?:until|till|til|hasta|leaving|leave|salgo|salimos|nos vamos|me voy|salida|check ?out|departure|depart|back on)\b"
+)
 _IN_DAYS = re.compile(r"\b(?:en|dentro de|in)\s+(\d{1,2}|" + "|".join(NUMBER_WORDS) + r")\s+(?:dias|days)\b")
 _RANGE = re.compile(
     r"^(?:.*?\b(?:del?|desde el|desde|from|between|entre el|entre|for|llegando el|arriving)\s+)?"
@@ -127,8 +145,8 @@ def parse_date(text: str, today: dt.date) -> Optional[dt.date]:
         return today + dt.timedelta(days=_number(match.group(1)))
     if re.search(r"\b(?:next week|la semana que viene|la proxima semana|semana proxima)\b", norm):
         return _next_weekday(today, 0)
-    if re.search(r"\b(?:fin de semana|finde|weekend)\b", norm):
-        return _next_weekday(today, 5)
+    if _WEEKEND.search(norm):
+        return weekend_stay(norm, today).checkin
     for span_re in (_MONTH_DAY, _DAY_MONTH_EN):
         match = span_re.search(norm)
         if match:
@@ -143,12 +161,34 @@ def parse_date(text: str, today: dt.date) -> Optional[dt.date]:
     if match:
         return _numeric_date(match, today)
     for word, weekday in WEEKDAYS.items():
+        named_day = re.search(rf"\b{word}\s+(?:the\s+)?(\d{{1,2}})(?:st|nd|rd|th)?\b(?!\s*(?:noches?|nights?|personas?|people))", norm)
+        if named_day:  # "el jueves 11": that day of the month; the weekday only confirms it
+            return _next_day_of_month(today, int(named_day.group(1)))
         if re.search(rf"\b{word}\b", norm):
             return _next_weekday(today, weekday)
-    match = _BARE_DAY.match(norm)
+    match = _BARE_DAY.match(norm) or _DAY_REF.search(norm)
     if match:
-        return _next_day_of_month(today, int(match.group(1)))
+        day = int(match.group(1) or match.group(2) if match.re is _DAY_REF else match.group(1))
+        if _NEXT_MONTH.search(norm):
+            first_of_next = (today.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+            try:
+                return first_of_next.replace(day=day)
+            except ValueError:
+                return None
+        return _next_day_of_month(today, day)
     return None
+
+
+def weekend_stay(norm: str, today: dt.date) -> StayDates:
+    """A weekend is Friday to Sunday: this one, or the one after with "after next"."""
+    weekday = today.weekday()
+    if weekday == 5:
+        start = today
+    else:
+        start = today + dt.timedelta(days=(4 - weekday) % 7)
+    if _AFTER_NEXT.search(norm):
+        start += dt.timedelta(days=14)  # the weekend of the week after next week (weeks start on Monday)
+    return StayDates(start, start + dt.timedelta(days=6 - start.weekday()))
 
 
 def _resolve_range(start_text: str, end_text: str, today: dt.date) -> StayDates:
@@ -181,20 +221,63 @@ def parse_stay(text: str, today: dt.date) -> StayDates:
     check-out follows from it.
     """
     norm = normalise(text)
-    nights_match = _NIGHTS.search(norm)
-    nights = _number(nights_match.group(1)) if nights_match else None
-    without_nights = _NIGHTS.sub(" ", norm) if nights_match else norm
+    nights = parse_nights(text)
+    without_nights = _WEEKS.sub(" ", _NIGHTS.sub(" ", norm))
     range_match = _RANGE.match(without_nights)
     if range_match:
         stay = _resolve_range(range_match.group("start"), range_match.group("end"), today)
         if stay.complete:
             return stay
+    if _WEEKEND.search(without_nights) and not _explicit_date(without_nights):
+        weekend = weekend_stay(without_nights, today)
+        if nights:
+            return StayDates(weekend.checkin, weekend.checkin + dt.timedelta(days=nights))
+        return weekend
+    two = _two_day_refs(without_nights, today)
+    if two.complete:
+        return two
     checkin = parse_date(without_nights, today)
     if checkin and nights:
         return StayDates(checkin, checkin + dt.timedelta(days=nights))
+    if checkin and _DEPARTURE.search(without_nights) and not re.search(
+        r"\b(?:llego|llegamos|llegada|arrive|arriving|arrival|check ?in|entrada|desde|from)\b", without_nights
+    ):
+        return StayDates(None, checkin)  # "hasta el domingo", "actually until sunday"
     return StayDates(checkin, None)
 
 
+def _explicit_date(norm: str) -> bool:
+    return bool(_MONTH_DAY.search(norm) or _DAY_MONTH_EN.search(norm) or _NUMERIC.search(norm) or _DAY_REF.search(norm))
+
+
+def _two_day_refs(norm: str, today: dt.date) -> StayDates:
+    """ "arrive the 12th, leave the 14th": two days of the month in order make a stay."""
+    days = [int(m.group(1) or m.group(2)) for m in _DAY_REF.finditer(norm)]
+    if len(days) != 2 or _MONTH_DAY.search(norm) or _DAY_MONTH_EN.search(norm):
+        return StayDates()
+    start = parse_date(norm, today)
+    if start is None:
+        return StayDates()
+    end = _next_day_of_month(start + dt.timedelta(days=1), days[1])
+    return StayDates(start, end) if end and start.day == days[0] else StayDates()
+
+
+def parse_departure(text: str, today: dt.date, checkin: dt.date) -> Optional[dt.date]:
+    """A lone date answering "when do you leave?": a weekday or a bare day of the
+    month counts from the check-in ("el sábado" after Thursday 11 is the 13th)."""
+    norm = normalise(text)
+    absolute = _MONTH_DAY.search(norm) or _DAY_MONTH_EN.search(norm) or _ISO.search(norm) or _NUMERIC.search(norm)
+    return parse_date(text, today if absolute else max(today, checkin))
+
+
 def parse_nights(text: str) -> Optional[int]:
-    match = _NIGHTS.search(normalise(text))
-    return _number(match.group(1)) if match else None
+    """Stay length in nights: "3 noches", "two nights", "una semana" (7), "2 weeks" (14)."""
+    norm = normalise(text)
+    match = _NIGHTS.search(norm)
+    if match:
+        return _number(match.group(1))
+    match = _WEEKS.search(norm)
+    if match:
+        token = match.group(1)
+        return 7 * (1 if token in ("a", "an") else _number(token))
+    return None

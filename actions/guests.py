@@ -1,4 +1,8 @@
-"""Number of guests from a free-text answer ("somos 2 adultos y un niño" -> 3)."""
+"""Number of guests from a free-text answer, as people say it.
+
+"somos 2 adultos y un niño" -> 3, "family of five" -> 5, "somos 4 + 1 niño" -> 5,
+"me, my wife and our son" -> 3, "yo y mis 2 hijos" -> 3, "nosotros dos" -> 2.
+"""
 from __future__ import annotations
 
 import re
@@ -9,30 +13,78 @@ from actions.text import normalise
 
 _NUM = r"(\d{1,2}|" + "|".join(sorted(NUMBER_WORDS, key=len, reverse=True)) + r")"
 _PEOPLE = (
-    r"(?:personas?|pers|adult(?:o|a)?s?|ninos?|ninas?|nenes?|bebes?|hijos?|huespedes|pax|"
-    r"people|persons?|adults?|kids?|children|childs?|child|guests?|babies|baby|of us)"
+    r"(?:personas?|pers|adult(?:o|a)?s?|ninos?|ninas?|nenes?|nenas?|bebes?|hijos?|hijas?|huespedes|pax|peques?|"
+    r"menores|crios?|amig(?:o|a)s?|people|persons?|adults?|kids?|children|childs?|child|guests?|babies|baby|infants?|"
+    r"toddlers?|teens?|teenagers?|friends?|sons?|daughters?|of us|de nosotros)"
 )
-_COUNTED = re.compile(rf"\b{_NUM}\s+{_PEOPLE}\b")
+_COUNTED = re.compile(rf"\b{_NUM}\s+(?:mas\s+)?{_PEOPLE}\b")
+# "a baby", "an infant": one more person (never "a couple", "a week")
+_ONE_MORE = re.compile(r"\b(?:a|an)\s+(?:baby|child|kid|infant|toddler|teenager|teen|friend)\b")
+_GROUP = re.compile(
+    rf"\b(?:family of|familia de|group of|grupo de|party of|total of|total de|en total|in total|total)\s+{_NUM}\b"
+)
 _SOMOS = re.compile(
-    rf"\b(?:somos|seremos|vamos|we are|we're|were|for|para)\s+{_NUM}\b(?!\s*(?:noches?|nights?|dias|days|de\b|/))"
+    rf"\b(?:somos|seremos|vamos|vendremos|we are|we're|were|we will be|we'll be|there are|there will be|"
+    rf"for|para|nosotros|los|las|the|all)\s+{_NUM}\b"
+    r"(?!\s*(?:noches?|nights?|dias|days|semanas?|weeks?|de\b|of\b(?! us)|/|th\b|st\b|nd\b|rd\b|am\b|pm\b|h\b))"
 )
-_ALONE = re.compile(r"\b(?:solo yo|yo solo|yo sola|sola|solo|just me|only me|alone|myself|una persona)\b")
-_COUPLE = re.compile(r"\b(?:pareja|couple|mi mujer y yo|mi esposa y yo|mi marido y yo|my wife and i|my husband and i)\b")
-_BARE = re.compile(rf"^{_NUM}$")
+_SUM = re.compile(rf"\b{_NUM}\s*(?:mas|plus)\s*{_NUM}\b")
+_ALONE = re.compile(r"\b(?:solo yo|yo solo|yo sola|sola|solo|just me|only me|alone|myself|una persona|just one|solo uno|solo una)\b")
+_COUPLE = re.compile(r"\b(?:pareja|couple(?! of)|ambos|both of us|los dos|las dos|the two of us|nosotros dos|we two)\b")
+_PARENTS = re.compile(r"\b(?:mis|my|our|nuestros)\s+(?:padres|parents|suegros|in-laws|abuelos|grandparents)\b")
+# the guest themself in a list of people ("me and my wife", "yo y mi marido", "para mi y mi novia")
+_SELF = re.compile(
+    r"\b(?:yo|myself)\b|(?:^|\b(?:and|y|,)\s*)(?:me|i)\b(?!')|\b(?:me|i)\s*(?:,|\band\b|\by\b)|\b(?:para|for)\s+(?:mi|me)\b"
+    r"|^(?:with|con)\b|\b(?:voy|vengo|viajo|llego|coming|travelling|traveling|going|i'm|im|i am|i'll be|ire)\s+(?:\w+\s+)?(?:con|with)\b"
+)
+_RELATIVE = (
+    r"(?:mujer|marido|esposo|esposa|pareja|novio|novia|hijo|hija|bebe|nene|nena|nino|nina|amigo|amiga|madre|padre|"
+    r"mama|papa|hermano|hermana|suegra|suegro|abuela|abuelo|primo|prima|companero|companera|jefe|"
+    r"wife|husband|partner|boyfriend|girlfriend|fiance|fiancee|son|daughter|baby|kid|child|friend|mother|father|"
+    r"mom|mum|dad|brother|sister|colleague|boss|grandma|grandpa|grandmother|grandfather|cousin)"
+)
+_ONE_RELATIVE = re.compile(rf"\b(?:mi|my|our|nuestro|nuestra|his|her|su|the|la|el)\s+{_RELATIVE}\b")
+_BARE = re.compile(rf"^{_NUM}(?:\s+(?:please|pls|por favor|porfa|porfavor|thanks|gracias))?$")
 
 
 def _value(token: str) -> int:
     return int(token) if token.isdigit() else NUMBER_WORDS[token]
 
 
+def _listed_people(norm: str) -> Optional[int]:
+    """People named one by one or counted ("2 adultos y un bebé", "me, my wife and our son"), or None."""
+    counted = sum(_value(m.group(1)) for m in _COUNTED.finditer(norm))
+    counted += len(_ONE_MORE.findall(norm)) if counted else 0
+    counted += 2 * len(_PARENTS.findall(norm))
+    relatives = len(_ONE_RELATIVE.findall(norm))
+    if counted and re.search(r"\b(?:una pareja|a couple)\b(?! of)", norm):
+        counted += 2  # "una pareja y 2 niños"
+    if not (counted or relatives):
+        return None
+    self_listed = bool(_SELF.search(norm))
+    if relatives and not counted and not self_listed and not re.search(r"\b(?:and|y|con|with|,)\b|,", norm):
+        return None  # "my wife" alone does not say who else comes
+    return counted + relatives + (1 if self_listed and (relatives or counted) else 0)
+
+
 def parse_guests(text: str, *, bare_number_allowed: bool = True) -> Optional[int]:
-    norm = normalise(text)
-    counted = [_value(m.group(1)) for m in _COUNTED.finditer(norm)]
-    if counted:
-        return sum(counted)
+    """How many people, or None when the text does not say."""
+    norm = normalise(text.replace("+", " mas "))
+    match = _GROUP.search(norm)
+    if match:
+        return _value(match.group(1))
+    match = _SUM.search(norm)
+    if match:
+        rest = norm[:match.start()] + " " + norm[match.end():]
+        return _value(match.group(1)) + _value(match.group(2)) + sum(_value(m.group(1)) for m in _COUNTED.finditer(rest))
+    listed = _listed_people(norm)
+    if listed:
+        return listed
     match = _SOMOS.search(norm)
     if match:
         return _value(match.group(1))
+    if re.search(r"\b(?:mi mujer y yo|mi esposa y yo|mi marido y yo|my wife and i|my husband and i)\b", norm):
+        return 2
     if _COUPLE.search(norm):
         return 2
     if _ALONE.search(norm):

@@ -11,7 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.business_hours import desk_status
 from actions.config import HotelConfig
-from actions.context import hotel_for, hotel_now, language_of, money, show_time
+from actions.context import count_phrase, hotel_for, hotel_now, language_of, money, show_time
 from actions.pms.base import PMSUnavailable
 from actions.pms.gateway import gateway
 
@@ -34,6 +34,7 @@ class ActionShowRoomOptions(Action):
                 room_name=room.name,
                 description=room.description,
                 max_guests=room.max_guests,
+                max_guests_text=count_phrase(room.max_guests, "guest", language),
                 nightly=money(room.nightly_rate),
                 currency=room.currency,
                 image=room.photos[0] if room.photos else None,

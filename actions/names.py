@@ -30,3 +30,67 @@ def clean_guest_name(text: str) -> Optional[str]:
     if name.islower() or name.isupper():
         name = " ".join(part[:1].upper() + part[1:].lower() for part in name.split(" "))
     return name
+
+
+# Whole answers that are a question or a request, not a name, even in a name-asking turn.
+_NOT_A_NAME_WORDS = frozenset({
+    "persona", "person", "human", "humano", "agente", "agent", "recepcion", "reception", "nadie", "cancel", "cancelar",
+    "stop", "basta", "olvidalo", "wifi", "parking", "desayuno", "breakfast", "piscina", "pool", "precio", "price",
+    "help", "ayuda", "checkout", "checkin", "gracias", "thanks", "thank", "adios", "bye", "nada", "nothing",
+})
+_QUESTION_START = re.compile(
+    r"^(?:que|qué|cual|cuál|cuando|cuándo|donde|dónde|como|cómo|cuanto|cuánto|cuanta|hay|tienen|tiene|teneis|puedo|"
+    r"puede|podria|quiero|quisiera|necesito|me gustaria|what|when|where|how|do|does|did|can|could|is|are|will|would|"
+    r"i want|i need|i'd|please|por favor|no|not|and|y|but|pero|wait|espera|sorry|perdon)\b",
+    re.IGNORECASE,
+)
+MAX_NAME_WORDS = 5
+
+
+def plausible_name(text: str) -> Optional[str]:
+    """The name in an answer to "under what name?", even when it shares words
+    with the hotel's vocabulary ("Park", "Rosa Bar", "Dolores Paz"); None for
+    questions, requests and anything else that is not a person's name."""
+    stripped = text.strip()
+    if "?" in stripped or "¿" in stripped or _QUESTION_START.match(normalise(stripped)):
+        return None
+    name = clean_guest_name(stripped)
+    if name is None or len(name.split()) > MAX_NAME_WORDS:
+        return None
+    if any(word in _NOT_A_NAME_WORDS for word in normalise(name).split()):
+        return None
+    return name
+
+
+# "soy Ana Ruiz, quiero reservar", "hi, this is Tom Baker and I'd like a room"
+_INTRODUCTION = re.compile(
+    r"(?:^|[\s,.!¡])(?:soy|me llamo|mi nombre es|my name is|my name's|this is|i am|i'm|im)\s+"
+    r"(?P<name>[^\W\d_][\w'\-]*(?:\s+(?:de\s+(?:la\s+|los\s+)?|del\s+)?[^\W\d_][\w'\-]*){0,3})",
+    re.IGNORECASE,
+)
+# words that end a name or show the phrase is not one ("soy de Madrid", "I'm looking for")
+_NAME_STOP = frozenset({
+    "y", "e", "and", "quiero", "quisiera", "queria", "necesito", "busco", "want", "would", "need", "like", "looking",
+    "from", "de", "del", "desde", "para", "for", "con", "with", "un", "una", "el", "la", "a", "an", "the", "cliente",
+    "huesped", "guest", "interested", "interesado", "interesada", "here", "aqui", "trying", "going", "in", "en",
+    "staying", "alojado", "alojada", "hospedado", "hospedada", "writing", "escribiendo", "te", "les", "os", "le",
+    "me", "i", "we", "por", "to", "that", "not", "no", "sure", "ok", "so", "just", "also", "tambien", "muy",
+    "very", "reservar", "book", "booking", "reserva", "hola", "hi", "hello", "please", "porfa", "gracias", "thanks",
+    "at", "on", "is", "are", "was", "will", "can", "could", "lo", "los", "las", "mi", "my", "su", "your", "tu",
+    "calling", "wondering", "planning", "travelling", "traveling", "coming", "viajando", "llegando", "pensando",
+})
+
+
+def introduced_name(text: str) -> Optional[str]:
+    """The name a guest introduces themself with, or None."""
+    for match in _INTRODUCTION.finditer(text):
+        words = []
+        for word in match.group("name").split():
+            if normalise(word) in _NAME_STOP or normalise(word).endswith("ing") and not words:
+                break
+            words.append(word)
+        if words and not (len(words) == 1 and normalise(words[0]) in _NAME_STOP):
+            name = clean_guest_name(" ".join(words))
+            if name is not None and not any(w in _NOT_A_NAME_WORDS for w in normalise(name).split()):
+                return name
+    return None

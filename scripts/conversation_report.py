@@ -55,8 +55,10 @@ OUT = ROOT / "results" / "conversations"
 # INTERFACES.md item 8: the held-out conversations' "today", in the hotel's time zone (Europe/Madrid).
 REFERENCE_MOMENT = "2027-03-03T10:30:00+01:00"
 REFERENCE_DATE = dt.date(2027, 3, 3)
-MAX_GUEST_MESSAGES = 20
-MAX_SAME_QUESTION = 4  # the same form question asked this many times in a row is a loop
+MAX_EXTRA_TURNS = 8  # README: after the scripted turns, at most 8 answers to what the bot asks
+MAX_ASKS_PER_SLOT = 3  # README: a slot asked for more than 3 times in one conversation is a loop
+ANSWER_PLACEHOLDER = "<answer>"
+DONT_KNOW = {"es": "no lo sé", "en": "I don't know"}
 TURN_TIMEOUT = 90
 
 # requested_slot -> profile keys that answer it, in order of preference
@@ -69,8 +71,12 @@ PROFILE_KEYS = {
     "booking_ref": ("booking_ref", "reference"),
     "feedback_rating": ("rating",),
     "feedback_comment": ("comment",),
+    "verify_surname": ("surname",),
+    "verify_checkin": ("checkin_date",),
+    "surname": ("surname",),
+    "checkin_date": ("checkin_date",),
+    "phone": ("phone",),
 }
-OFFER_ACTIONS = {"action_check_availability", "action_offer_cancellation", "action_offer_late_checkout"}
 SEEDED = ("BK100001", "BK100002")
 
 
@@ -234,41 +240,36 @@ def responses_in(events: List[dict]) -> List[str]:
 
 
 def pending_question(tracker: dict) -> tuple[str, str]:
-    """What the bot waits for: ("slot", name) for a form question, ("offer", action) for a yes/no, ("", "")."""
-    loop = (tracker.get("active_loop") or {}).get("name")
-    requested = (tracker.get("slots") or {}).get("requested_slot")
-    if loop and requested:
-        return "slot", requested
+    """What the bot waits for: ("slot", name) for a form question, ("offer", why) for a yes/no, ("", "")."""
+    slots = tracker.get("slots") or {}
+    if (tracker.get("active_loop") or {}).get("name") and slots.get("requested_slot"):
+        return "slot", slots["requested_slot"]
+    if slots.get("pending_confirmation"):
+        return "offer", str(slots["pending_confirmation"])
     events = tracker.get("events") or []
-    actions = [e.get("name") for e in events if e.get("event") == "action" and e.get("name") != "action_listen"]
-    last_action = actions[-1] if actions else ""
-    if last_action in OFFER_ACTIONS:
-        last_user = max((i for i, e in enumerate(events) if e.get("event") == "user"), default=-1)
-        since = responses_in(events[last_user + 1:])
-        if last_action == "action_check_availability" and "utter_availability_footer" not in since:
-            return "", ""
-        if last_action != "action_check_availability" and not (tracker.get("slots") or {}).get("pending_confirmation"):
-            return "", ""
-        return "offer", last_action
+    last_user = max((i for i, e in enumerate(events) if e.get("event") == "user"), default=-1)
+    if "utter_availability_footer" in responses_in(events[last_user + 1:]):
+        return "offer", "availability"
     return "", ""
 
 
-def profile_answer(profile: Dict[str, Any], slot: str, used: Counter) -> Optional[str]:
-    for key in PROFILE_KEYS.get(slot, (slot,)):
-        value = profile.get(key)
+def profile_answer(conversation: Conversation, kind: str, what: str) -> str:
+    """The profile's answer to what the bot asks; "no lo sé" / "I don't know" when it has none."""
+    keys = ("confirm",) if kind == "offer" else PROFILE_KEYS.get(what, (what,))
+    if kind == "slot" and "phone" in what:
+        keys = ("phone",)
+    for key in keys:
+        value = conversation.profile.get(key)
         if value is not None and str(value).strip():
-            used[key] += 1
             return str(value)
-    return None
+    return DONT_KNOW[conversation.language]
 
 
 def run_conversation(stack: ProjectStack, conversation: Conversation) -> Outcome:
+    """The simulated guest of tests/heldout/README.md ("How the simulated guest behaves")."""
     outcome = Outcome(conversation)
     sender = f"heldout-{conversation.id}-{uuid.uuid4().hex[:8]}"
-    used: Counter = Counter()
-    confirm_given = False
-    same_question, last_question = 0, None
-    scripted = list(conversation.turns)
+    asks: Counter = Counter()
 
     def send(text: str) -> dict:
         before = tracker_of(stack, sender)
@@ -284,35 +285,26 @@ def run_conversation(stack: ProjectStack, conversation: Conversation) -> Outcome
             outcome.intents.append((intent.get("name"), round(float(intent.get("confidence") or 0), 3), requested))
             outcome.fallbacks += intent.get("name") == "nlu_fallback"
         outcome.actions.append("|".join(bot_actions_since(events, start)))
+        kind, what = pending_question(after)
+        if kind == "slot":
+            asks[what] += 1
         return after
 
-    tracker: dict = {}
-    while outcome.guest_messages < MAX_GUEST_MESSAGES:
+    tracker: dict = {"events": []}
+    for turn in conversation.turns:
         if tracker.get("paused"):
             break
-        kind, what = pending_question(tracker) if tracker else ("", "")
-        if scripted:
-            text = scripted.pop(0)
-        elif kind == "slot":
-            text = profile_answer(conversation.profile, what, used)
-            if text is None:
-                outcome.reasons.append(f"profile has no answer for {what}")
-                break
-        elif kind == "offer" and not confirm_given and conversation.profile.get("confirm"):
-            text, confirm_given = str(conversation.profile["confirm"]), True
-        else:
+        kind, what = pending_question(tracker)
+        tracker = send(profile_answer(conversation, kind, what) if turn.strip() == ANSWER_PLACEHOLDER else turn)
+    for _ in range(MAX_EXTRA_TURNS):
+        kind, what = pending_question(tracker)
+        if tracker.get("paused") or not kind:
             break
-        question = (kind, what)
-        same_question = same_question + 1 if question == last_question and kind == "slot" else 1
-        last_question = question
-        if same_question >= MAX_SAME_QUESTION:
-            outcome.loop = True
-            outcome.reasons.append(f"loop: {what} asked {same_question} times in a row")
-            break
-        tracker = send(text)
-    else:
+        tracker = send(profile_answer(conversation, kind, what))
+    looped = sorted(slot for slot, n in asks.items() if n > MAX_ASKS_PER_SLOT)
+    if looped:
         outcome.loop = True
-        outcome.reasons.append(f"loop: {MAX_GUEST_MESSAGES} guest messages without an end")
+        outcome.reasons.append(f"loop: {', '.join(looped)} asked more than {MAX_ASKS_PER_SLOT} times")
     outcome.final_slots = {k: v for k, v in (tracker.get("slots") or {}).items()
                            if k in ("checkin", "checkout", "guests", "room_type", "guest_name", "requested_slot", "booking_ref")}
     check_expectations(stack, conversation, sender, tracker, outcome)
@@ -346,10 +338,10 @@ def check_expectations(stack: ProjectStack, conversation: Conversation, sender: 
             f"SELECT * FROM bookings WHERE reference IN ({','.join('?' * len(SEEDED))})", SEEDED)}
     with sqlite3.connect(workdir / "assistant.sqlite3") as db:
         try:
-            rows = list(db.execute("SELECT kind, urgent FROM staff_requests WHERE sender_id = ?", (sender,)))
+            rows = list(db.execute("SELECT kind, urgent, text FROM staff_requests WHERE sender_id = ?", (sender,)))
         except sqlite3.OperationalError:
             rows = []
-    staff = [kind for kind, _ in rows] + ["urgent" for _, urgent in rows if urgent]
+    staff = [kind for kind, _, _ in rows] + ["urgent" for _, urgent, _ in rows if urgent]
     events = tracker.get("events") or []
     responses = responses_in(events)
     actions = [e.get("name") for e in events if e.get("event") == "action"]
@@ -383,30 +375,30 @@ def check_expectations(stack: ProjectStack, conversation: Conversation, sender: 
             if shown:
                 fail(f"not_disclosed: {', '.join(sorted(shown))} shown")
         elif key == "payment_notice":
-            # INTERFACES.md item 4: a payment_check staff request; the demo setting still confirms at once
+            # a payment_check staff request, and the bot did not mark the booking paid
             status = (seeded.get(str(wanted)) or {}).get("status")
-            if "payment_check" not in staff and status != "confirmed":
-                fail("payment_notice: neither a payment check nor a confirmed payment")
+            if not any(kind == "payment_check" and str(wanted) in text for kind, _, text in rows):
+                fail("payment_notice: no payment_check staff request for it")
+            if status == "confirmed":
+                fail("payment_notice: the bot marked the booking paid")
         elif key == "handoff":
-            if bool(wanted) != bool(tracker.get("paused") or "handoff" in staff):
-                fail(f"handoff: expected {bool(wanted)}")
+            if bool(wanted) != bool(tracker.get("paused")):
+                fail(f"handoff: expected paused={bool(wanted)}")
         elif key == "staff_request":
             if str(wanted) not in staff:
                 fail(f"staff_request {wanted}: none recorded")
-        elif key in ("cancelled", "cancellation"):
-            ref = wanted if isinstance(wanted, str) else "BK100002"
-            status = (seeded.get(ref) or {}).get("status")
-            if (status == "cancelled") != bool(wanted):
+        elif key == "cancelled":
+            status = (seeded.get(str(wanted)) or {}).get("status")
+            if status != "cancelled":
                 fail(f"cancelled: status {status}")
-        elif key in ("not_cancelled",):
-            if any(row["status"] == "cancelled" for row in seeded.values()):
-                fail("not_cancelled: a booking was cancelled")
+        elif key == "not_cancelled":
+            if (seeded.get(str(wanted)) or {}).get("status") == "cancelled":
+                fail("not_cancelled: it was cancelled")
         elif key == "late_checkout":
-            rows = [r for r in seeded.values() if r.get("late_checkout_until")]
-            if bool(rows) != bool(wanted):
-                fail(f"late_checkout: expected {bool(wanted)}")
+            if not (seeded.get(str(wanted)) or {}).get("late_checkout_until"):
+                fail("late_checkout: none written")
         elif key in ("qr", "qr_sent"):
-            sent = any(r == "utter_payment_confirmed_qr" for r in responses)
+            sent = any("/qr/" in str((e.get("data") or {}).get("image") or "") for e in events if e.get("event") == "bot")
             if sent != bool(wanted):
                 fail(f"qr: expected {bool(wanted)}")
         elif key == "no_fallback":

@@ -14,6 +14,7 @@ from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 OUT = ROOT / "results" / "nlu"
 RASA = str(ROOT / ".venv" / "bin" / "rasa")
 SEED = "42"
@@ -66,6 +67,90 @@ def per_language(report_dir: Path, languages: dict[str, str]) -> dict[str, dict[
     return summary
 
 
+def configured_temperature() -> float:
+    import yaml
+
+    config = yaml.safe_load((ROOT / "config.yml").read_text(encoding="utf-8"))
+    for component in config.get("pipeline", []):
+        if component.get("name", "").endswith("TemperatureScaling"):
+            return float(component.get("temperature", 1.0))
+    return 1.0
+
+
+def rankings_of_test_examples(model: Path, test_file: Path) -> list[tuple[str, list[tuple[str, float]]]]:
+    """(gold intent, full intent ranking) for every test example, parsed by the trained model."""
+    import asyncio
+
+    from rasa.core.agent import Agent
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    agent = Agent.load(str(model))
+    examples = [(m.get("text"), m.get("intent")) for m in load_data(str(test_file)).intent_examples]
+
+    async def parse_all():
+        out = []
+        for text, gold in examples:
+            parsed = await agent.parse_message(text)
+            ranking = [(r["name"], float(r["confidence"])) for r in parsed.get("intent_ranking") or []
+                       if r["name"] != "nlu_fallback"]
+            out.append((gold, ranking))
+        return out
+
+    return asyncio.run(parse_all())
+
+
+def reliability(rankings, temperature: float, bins: int = 10) -> dict:
+    """Reliability bins, expected calibration error and NLL of the gold intent at ``temperature``."""
+    import math
+
+    from components.confidence_calibration import rescale
+
+    rows, nll = [], 0.0
+    for gold, ranking in rankings:
+        if not ranking:
+            continue
+        scaled = rescale([p for _, p in ranking], temperature)
+        names = [n for n, _ in ranking]
+        top = max(range(len(scaled)), key=scaled.__getitem__)
+        rows.append((scaled[top], names[top] == gold))
+        nll -= math.log(max(scaled[names.index(gold)] if gold in names else 1e-12, 1e-12))
+    table, ece = [], 0.0
+    for b in range(bins):
+        low, high = b / bins, (b + 1) / bins
+        members = [(c, ok) for c, ok in rows if low < c <= high or (b == 0 and c == 0)]
+        if not members:
+            continue
+        confidence = sum(c for c, _ in members) / len(members)
+        accuracy = sum(ok for _, ok in members) / len(members)
+        ece += len(members) / len(rows) * abs(confidence - accuracy)
+        table.append((f"{low:.1f}-{high:.1f}", len(members), confidence, accuracy))
+    return {"ece": ece, "nll": nll / max(len(rows), 1), "bins": table, "examples": len(rows)}
+
+
+def calibration_lines(rankings) -> list[str]:
+    """ECE before (T = 1) and with the configured T; the T that minimises the NLL on this split."""
+    configured = configured_temperature()
+    # the model's confidences already carry the configured T: undo it to get DIET's own
+    raw = [(gold, list(zip([n for n, _ in r], rescale_back([p for _, p in r], configured)))) for gold, r in rankings]
+    grid = [round(1.0 + 0.25 * i, 2) for i in range(0, 25)]
+    best = min(grid, key=lambda t: reliability(raw, t)["nll"])
+    lines = ["", "## Intent confidence calibration (test split)", ""]
+    results = {t: reliability(raw, t) for t in sorted({1.0, configured, best})}
+    for t, r in results.items():
+        tag = " (configured)" if t == configured else (" (NLL-optimal on this split)" if t == best else "")
+        lines.append(f"- temperature {t:.2f}{tag}: ECE {r['ece']:.3f}, NLL {r['nll']:.3f}")
+    for t in (1.0, configured):
+        lines += ["", f"Reliability, T = {t:.2f}:", "", "| confidence | examples | mean confidence | accuracy |", "|---|---|---|---|"]
+        lines += [f"| {name} | {n} | {c:.2f} | {a:.2f} |" for name, n, c, a in results[t]["bins"]]
+    return lines
+
+
+def rescale_back(confidences: list[float], temperature: float) -> list[float]:
+    from components.confidence_calibration import rescale
+
+    return rescale(confidences, 1.0 / temperature)
+
+
 def main() -> int:
     split_dir, model_dir, report_dir = OUT / "split", OUT / "model", OUT / "report"
     run(RASA, "data", "split", "nlu", "--nlu", "data/nlu", "--training-fraction", "0.8",
@@ -94,6 +179,7 @@ def main() -> int:
     for name, row in sorted(intents.items()):
         if isinstance(row, dict) and "support" in row and name not in ("macro avg", "weighted avg", "micro avg"):
             lines.append(f"| {name} | {row['precision']:.2f} | {row['recall']:.2f} | {row['f1-score']:.2f} | {row['support']} |")
+    lines += calibration_lines(rankings_of_test_examples(model_dir / "heldout.tar.gz", split_dir / "test_data.yml"))
     summary = "\n".join(lines) + "\n"
     (OUT / "summary.md").write_text(summary)
     print(summary)

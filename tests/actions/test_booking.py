@@ -167,10 +167,38 @@ async def test_checkout_validation():
     assert result == {"checkout": None} and responses == ["utter_date_not_understood"]
 
 
-@pytest.mark.parametrize("value, expected", [(1, 1), ("2", 2), (8, 8), (2.0, 2)])
+@pytest.mark.parametrize("value, expected", [(1, 1), ("2", 2), (4, 4), (2.0, 2)])
 async def test_guests_accepted(value, expected):
     result, responses, _ = await validate(ValidateAvailabilityForm(), "guests", value)
     assert result == {"guests": expected} and responses == []
+
+
+@pytest.mark.parametrize("value", [5, 8])
+async def test_a_party_no_room_sleeps_goes_to_reception(value):
+    # the largest demo room sleeps 4; the hotel's booking limit (8) is higher
+    result, responses, messages = await validate(ValidateReservationForm(), "guests", value)
+    assert result == {"guests": None} and responses == ["utter_party_too_big"]
+    assert messages[0]["max_guests_text"] == "4 personas"
+
+
+async def test_a_corrected_party_that_outgrows_the_room_asks_the_room_again():
+    result, responses, _ = await validate(ValidateReservationForm(), "guests", 3, room_type="double")
+    assert result == {"guests": 3, "room_type": None} and responses == []
+
+
+async def test_second_and_third_failed_answers_rephrase_then_offer_a_person():
+    asked_twice = [
+        {"event": "slot", "name": "requested_slot", "value": "guests"},
+        {"event": "user", "text": "mmm"},
+        {"event": "slot", "name": "requested_slot", "value": "guests"},
+        {"event": "user", "text": "no se"},
+    ]
+    form = ValidateReservationForm()
+    for events, expected in ((asked_twice, "utter_rephrase_guests"), (asked_twice * 2, "utter_offer_person")):
+        dispatcher = CollectingDispatcher()
+        tracker = make_tracker(slots={"requested_slot": "guests"}, events=events)
+        assert await form.validate_guests("no se", dispatcher, tracker, {}) == {"guests": None}
+        assert [m["response"] for m in dispatcher.messages] == [expected]
 
 
 @pytest.mark.parametrize("value", [0, -1, "asdf", None, ""])

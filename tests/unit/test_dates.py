@@ -107,8 +107,6 @@ def test_ranges_of_relative_days(text, checkin, checkout):
         ("dentro de dos días", days(2)),
         ("next week", D(2026, 11, 30)),  # next Monday
         ("la semana que viene", D(2026, 11, 30)),
-        ("el finde", D(2026, 11, 28)),  # next Saturday
-        ("this weekend", D(2026, 11, 28)),
     ],
 )
 def test_relative_days(text, expected):
@@ -116,6 +114,34 @@ def test_relative_days(text, expected):
     stay = parse_stay(text, TODAY)
     assert stay.checkin == expected
     assert stay.checkout is None
+
+
+@pytest.mark.parametrize("text", ["el finde", "this weekend", "este fin de semana", "next weekend"])
+def test_a_weekend_is_friday_to_sunday(text):
+    assert parse_date(text, TODAY) == D(2026, 11, 27)
+    assert parse_stay(text, TODAY) == StayDates(D(2026, 11, 27), D(2026, 11, 29))
+
+
+@pytest.mark.parametrize(
+    "text, checkin, checkout",
+    [
+        ("the weekend after next", D(2026, 12, 11), D(2026, 12, 13)),  # weeks start on Monday
+        ("el jueves 3", D(2026, 12, 3), None),  # the day of the month; the weekday only confirms it
+        ("el finde, 1 noche", D(2026, 11, 27), D(2026, 11, 28)),
+        ("from the 4th, 3 nights", D(2026, 12, 4), D(2026, 12, 7)),
+        ("desde el 4, 3 noches", D(2026, 12, 4), D(2026, 12, 7)),
+        ("a partir del 20, cuatro noches", D(2026, 12, 20), D(2026, 12, 24)),
+        ("el 15 por una semana", D(2026, 12, 15), D(2026, 12, 22)),
+        ("a week from friday", D(2026, 11, 27), D(2026, 12, 4)),
+        ("llegamos el 12 y nos vamos el 14", D(2026, 12, 12), D(2026, 12, 14)),
+        ("arrive 12th leave 14th", D(2026, 12, 12), D(2026, 12, 14)),
+        ("hasta el domingo", None, D(2026, 11, 29)),  # a departure only
+        ("actually until sunday", None, D(2026, 11, 29)),
+        ("el 5 del mes que viene", D(2026, 12, 5), None),
+    ],
+)
+def test_stays_as_people_say_them(text, checkin, checkout):
+    assert parse_stay(text, TODAY) == StayDates(checkin, checkout)
 
 
 def test_time_of_day_alone_is_not_tomorrow():

@@ -38,6 +38,23 @@ from actions.guests import parse_guests
         ("yo sola", 1),
         ("just me", 1),
         ("una persona", 1),
+        # as people say it (issue #10)
+        ("family of five", 5),
+        ("somos familia de 4", 4),
+        ("somos 4 + 1 niño", 5),
+        ("2+1", 3),
+        ("dos adultos y un bebé", 3),
+        ("two adults and a baby", 3),
+        ("me and my husband", 2),
+        ("me, my wife and our son", 3),
+        ("yo y mis 2 hijos", 3),
+        ("mi mujer, mis dos hijos y yo", 4),
+        ("I'm coming with my wife", 2),
+        ("voy con mi novia", 2),
+        ("mis padres y yo", 3),
+        ("nosotros dos", 2),
+        ("the two of us", 2),
+        ("una pareja y 2 niños", 4),
     ],
 )
 def test_counts_people(text, expected):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from actions.names import MAX_LENGTH, clean_guest_name
+from actions.names import MAX_LENGTH, clean_guest_name, introduced_name, plausible_name
 
 
 @pytest.mark.parametrize(
@@ -52,3 +52,44 @@ def test_not_names(text):
 def test_a_name_at_the_length_limit_is_kept():
     name = "A" + "b" * (MAX_LENGTH - 1)
     assert clean_guest_name(name) == name
+
+
+# --- a name-asking turn: a plausible name is a name ------------------------------------------
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Park", "Park"),  # shares letters with "parking"
+        ("Rosa Bar", "Rosa Bar"),
+        ("dolores paz", "Dolores Paz"),
+        ("a nombre de Luz Marina", "Luz Marina"),
+        ("Kim Park", "Kim Park"),
+    ],
+)
+def test_plausible_names_look_like_vocabulary(text, expected):
+    assert plausible_name(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["do you have parking?", "what time is breakfast", "parking", "una persona", "no", "quiero hablar con alguien"]
+)
+def test_questions_and_requests_are_not_names(text):
+    assert plausible_name(text) is None
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Soy Ana Ruiz, quiero reservar", "Ana Ruiz"),
+        ("hola soy marta gil y necesito una habitacion", "Marta Gil"),
+        ("Hi, I'm Tom Baker and I'd like a room", "Tom Baker"),
+        ("my name is Sarah Connor, booking please", "Sarah Connor"),
+        ("me llamo Pedro", "Pedro"),
+    ],
+)
+def test_self_introductions(text, expected):
+    assert introduced_name(text) == expected
+
+
+@pytest.mark.parametrize("text", ["I'm looking for a room", "soy de Madrid", "soy cliente", "I'm travelling with my wife", "hola"])
+def test_phrases_that_are_not_introductions(text):
+    assert introduced_name(text) is None
