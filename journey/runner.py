@@ -26,7 +26,18 @@ from journey.delivery import JourneyDelivery, OptedOutOnChannel, Refused, TryLat
 from journey.facts import step_facts
 from journey.messages import compose
 from journey.plan import REVIEW_GRACE_DAYS, plan
-from journey.store import CANCELLED, FAILED, PENDING, SENT, SKIPPED, JourneyStore, StepRow, Target, naive_utc
+from journey.store import (
+    CANCELLED,
+    FAILED,
+    NO_CONTACT,
+    PENDING,
+    SENT,
+    SKIPPED,
+    JourneyStore,
+    StepRow,
+    Target,
+    naive_utc,
+)
 
 logger = logging.getLogger(__name__)
 RETRY_KIND = "journey.send"
@@ -124,6 +135,9 @@ class JourneyRunner:
                 report.added += self.store.add_steps(hotel_id, booking.reference, new, target, now)
             for name, row in rows.items():
                 step = planned.get(name)
+                if row.status == SKIPPED and row.detail == NO_CONTACT and step is not None and target.conversation_id:
+                    report.moved += self.store.revive(row.id, step, target)
+                    continue
                 if row.status != PENDING:
                     continue
                 if step is None:
@@ -157,7 +171,7 @@ class JourneyRunner:
         if hotel is None or journey is None or not journey.enabled:
             return "skipped", "the hotel's journey is off", ""
         if not row.conversation_id:
-            return "skipped", "no contact to write to", ""
+            return "skipped", NO_CONTACT, ""
         if await asyncio.to_thread(self.store.opted_out, row.hotel_id, row.conversation_id):
             return "skipped", "the guest opted out", ""
         try:

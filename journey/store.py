@@ -45,6 +45,7 @@ from journey.plan import PlannedStep
 PENDING, SENDING, SENT, FAILED, SKIPPED, CANCELLED = "pending", "sending", "sent", "failed", "skipped", "cancelled"
 STATUSES = (PENDING, SENDING, SENT, FAILED, SKIPPED, CANCELLED)
 FINAL = (SENT, SKIPPED, CANCELLED)
+NO_CONTACT = "no contact to write to"
 metadata = MetaData()
 
 steps_table = Table(
@@ -194,9 +195,10 @@ class JourneyStore:
         values = []
         for step in planned:
             late = now >= step.expires
+            detail = "too late when the booking was seen" if late else ("" if target.conversation_id else NO_CONTACT)
             values.append(dict(
                 hotel_id=hotel_id, booking_ref=booking_ref, step=step.step,
-                status=SKIPPED if late else PENDING, detail="too late when the booking was seen" if late else "",
+                status=SKIPPED if detail else PENDING, detail=detail,
                 due_at=naive_utc(step.due), expires_at=naive_utc(step.expires), conversation_id=target.conversation_id,
                 channel=target.channel, language=target.language, party=target.party, claim="", attempts=0,
                 delivery="", created_at=naive_utc(now),
@@ -214,6 +216,17 @@ class JourneyStore:
                 steps_table.c.id == row_id, steps_table.c.status == PENDING
             ).values(
                 due_at=naive_utc(planned.due), expires_at=naive_utc(planned.expires),
+                conversation_id=target.conversation_id, channel=target.channel,
+                language=target.language, party=target.party,
+            )).rowcount)
+
+    def revive(self, row_id: int, planned: PlannedStep, target: Target) -> bool:
+        """A step skipped for want of a contact goes back to pending once the PMS has one."""
+        with self._lock, self.engine.begin() as conn:
+            return bool(conn.execute(update(steps_table).where(
+                steps_table.c.id == row_id, steps_table.c.status == SKIPPED, steps_table.c.detail == NO_CONTACT
+            ).values(
+                status=PENDING, detail="", due_at=naive_utc(planned.due), expires_at=naive_utc(planned.expires),
                 conversation_id=target.conversation_id, channel=target.channel,
                 language=target.language, party=target.party,
             )).rowcount)

@@ -110,3 +110,33 @@ def test_store_opt_out_closes_pending_steps(tmp_path):
     [row] = store.list_steps("demo", [SKIPPED])
     assert row.detail == "the guest opted out"
     assert store.claim_due(now + dt.timedelta(days=1, hours=1), 60) == []
+
+
+def test_a_guest_message_after_a_journey_message_counts_as_a_reply(tmp_path):
+    from journey.plan import PlannedStep
+    from journey.store import Target
+
+    store = JourneyStore(f"sqlite:///{tmp_path / 'j.sqlite3'}")
+    now = dt.datetime(2027, 3, 1, 10, tzinfo=dt.timezone.utc)
+    step = PlannedStep("pre_arrival", now, now + dt.timedelta(hours=8))
+    store.add_steps("demo", "BK1", [step], Target("a@example.com", "gmail", "es", "solo"), now)
+    [row] = store.claim_due(now, 60)
+    store.finish(row, "sent", now, delivery="email")
+    assert guest_messages.handle_guest_message(store, "demo", "a@example.com", "¿tenéis parking?",
+                                               now + dt.timedelta(hours=2)) is None
+    assert store.counts("demo")["demo"]["replied"] == 1
+    assert guest_messages.handle_guest_message(store, "demo", "a@example.com", "Baja", now) == "opted_out"
+
+
+def test_steps_without_a_contact_wait_for_one(tmp_path):
+    from journey.plan import PlannedStep
+    from journey.store import NO_CONTACT, PENDING, SKIPPED, Target
+
+    store = JourneyStore(f"sqlite:///{tmp_path / 'j.sqlite3'}")
+    now = dt.datetime(2027, 3, 1, 10, tzinfo=dt.timezone.utc)
+    step = PlannedStep("arrival_day", now + dt.timedelta(days=1), now + dt.timedelta(days=1, hours=8))
+    store.add_steps("demo", "BK1", [step], Target("", "", "es", "solo"), now)
+    [row] = store.list_steps("demo", [SKIPPED])
+    assert row.detail == NO_CONTACT
+    assert store.revive(row.id, step, Target("b@example.com", "gmail", "es", "solo"))
+    assert store.get(row.id).status == PENDING and store.get(row.id).conversation_id == "b@example.com"
