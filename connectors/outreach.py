@@ -23,7 +23,7 @@ What it does, in order:
      ``WindowClosed`` before anything is sent: WhatsApp would refuse it.
    - ``gmail``: a reply in the guest's thread (``In-Reply-To``/``References`` of
      the guest's last mail, its subject with "Re:", the Gmail ``threadId``),
-     built by the Gmail channel's own composer.
+     by the Gmail channel's own ``thread_reply`` (``GuestThread``).
    - anything else (``rest``, ``cmdline``, ``socketio``: development): nothing
      to push; the message is only recorded, and the dev client sees it in the
      tracker.
@@ -49,7 +49,7 @@ import dataclasses
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 from actions.rasa_api import RasaAPI, RasaAPIError
@@ -61,6 +61,7 @@ from connectors.gmail.deadletter import error_summary as gmail_error_summary
 from connectors.gmail.deadletter import failure_reason as gmail_failure_reason
 from connectors.gmail.deadletter import masked as masked_address
 from connectors.gmail.deadletter import send_payload as gmail_payload
+from connectors.gmail.thread_reply import GuestThread, NoGuestThread, reply_to_guest_thread, thread_reply_raw
 from connectors.whatsapp.config import WhatsAppConfig
 from connectors.whatsapp.deadletter import KIND_SEND as WHATSAPP_SEND
 from connectors.whatsapp.deadletter import failure_reason as graph_failure_reason
@@ -119,7 +120,7 @@ class Route:
     template: Optional[TemplateRef]  # the template it would go as (None: free text)
     hotel_id: str = ""
     last_guest_at: Optional[float] = None
-    gmail: Mapping[str, Any] = field(default_factory=dict)
+    gmail: Any = None  # connectors.gmail.thread_reply.GuestThread of a Gmail guest
 
     @property
     def as_template(self) -> bool:
@@ -325,10 +326,11 @@ class Outreach:
             return Route(conversation_id, channel, window_open, None if window_open else template, hotel_id, last)
         if channel == "gmail":
             self._require(self.gmail, "gmail")
-            gmail = metadata.get("gmail") if isinstance(metadata.get("gmail"), Mapping) else {}
-            if not gmail.get("thread_id"):
-                raise ConversationUnknown(f"the guest's last mail in {conversation_id!r} carries no Gmail thread")
-            return Route(conversation_id, channel, None, None, hotel_id, last_guest_time(events, "gmail"), dict(gmail))
+            try:
+                thread = GuestThread.from_events(conversation_id, events)
+            except NoGuestThread as exc:
+                raise ConversationUnknown(f"no Gmail thread to answer in {conversation_id!r} ({exc})") from None
+            return Route(conversation_id, channel, None, None, hotel_id, last_guest_time(events, "gmail"), thread)
         return Route(conversation_id, channel or "rest", None, None, hotel_id, last_guest_time(events, channel))
 
     # -- channels -------------------------------------------------------------------------
@@ -388,40 +390,31 @@ class Outreach:
         return str(sent[0].get("id") or "")
 
     async def _send_gmail(self, route: Route, text: str, image: Optional[str] = None) -> Delivery:
-        gmail = route.gmail
+        """A reply in the guest's thread, built by the Gmail channel's own ``thread_reply`` module."""
+        thread: GuestThread = route.gmail  # type: ignore[assignment]
         if not self._gmail_address:
             try:
                 self._gmail_address = str((await self.gmail_client.profile()).get("emailAddress") or "").lower()
             except GmailError as exc:
                 raise DeliveryFailed(f"Gmail did not say which mailbox it is ({exc})") from None
-        message_id = str(gmail.get("message_id") or "")
-        reply = compose.Reply(
-            to=route.conversation_id,
-            subject=compose.reply_subject(str(gmail.get("subject") or "")),
-            text=text,
-            in_reply_to=message_id,
-            references=compose.thread_references([], message_id),
-            sender=self._gmail_address,
-            sender_name=self.sender_name,
-        )
+        images = []
         if image:
             try:
                 data, mime_type = await self.gmail_client.fetch_url(image, MAX_IMAGE_BYTES)
                 name = "qr.png" if is_qr_image(image) else (image.rsplit("/", 1)[-1][-80:] or "image")
-                reply.images.append(compose.ReplyImage(data, mime_type, name))
+                images.append(compose.ReplyImage(data, mime_type, name))
             except GmailError as exc:
                 logger.warning("outreach: image not attached (%s); its link goes in the text", exc)
-                reply.text = f"{text}\n\n{image}"
-        raw, _ = compose.build(reply)
-        thread_id = str(gmail["thread_id"])
+                text = f"{text}\n\n{image}"
+        raw = thread_reply_raw(thread, text, sender=self._gmail_address, images=images)
         try:
-            answer = await self.gmail_client.send(raw, thread_id)
+            gmail_id = await reply_to_guest_thread(self.gmail_client, thread, text, sender=self._gmail_address, raw=raw)
         except GmailError as exc:
             entry_id = await self._dead_letter(
-                GMAIL_SEND, gmail_payload(raw, thread_id, str(gmail.get("id") or "")), gmail_error_summary(exc),
+                GMAIL_SEND, gmail_payload(raw, thread.thread_id, thread.gmail_id), gmail_error_summary(exc),
                 route.conversation_id, gmail_failure_reason(exc), f"Gmail message to {masked_address(route.conversation_id)}")
             return Delivery(route.conversation_id, "gmail", QUEUED, dead_letter_id=entry_id)
-        return Delivery(route.conversation_id, "gmail", SENT, message_ids=(str(answer.get("id") or ""),))
+        return Delivery(route.conversation_id, "gmail", SENT, message_ids=(gmail_id,))
 
     async def _dead_letter(self, kind: str, payload: Dict[str, Any], error: str, conversation_id: str, reason: str,
                            what: str) -> str:

@@ -44,6 +44,8 @@ class OpenRequest:
     urgent: bool
     created_at: Optional[dt.datetime]
     conversation: Optional[ConversationSummary]  # None if the tracker store has no such conversation
+    booking_ref: str = ""
+    media_ref: str = ""  # payment checks: the receipt ("whatsapp:<media id>")
 
     @property
     def paused(self) -> bool:
@@ -79,7 +81,8 @@ class HandoffDesk:
         conversations = self._reader.summaries(r.sender_id for r in found)
         return [
             OpenRequest(
-                r.id, r.kind, r.sender_id, r.text, bool(r.urgent), _utc(r.created_at), conversations.get(r.sender_id)
+                r.id, r.kind, r.sender_id, r.text, bool(r.urgent), _utc(r.created_at), conversations.get(r.sender_id),
+                str(getattr(r, "booking_ref", "") or ""), str(getattr(r, "media_ref", "") or ""),
             )
             for r in found
         ]

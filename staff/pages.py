@@ -326,8 +326,8 @@ def handoffs_body(requests: Sequence[OpenRequest], csrf: str, zone: ZoneInfo, me
                 f'<form class="inline" method="post" action="/payments/{r.id}/reject">{csrf_field(csrf)}'
                 '<input name="reason" placeholder="reason for the guest" maxlength="1000" required> '
                 '<button type="submit" class="secondary" name="reject">Reject</button></form>')
-            if getattr(r, "receipt", ""):
-                actions.append(f'<a href="/payments/{r.id}/receipt">receipt</a>')
+            if r.media_ref:
+                actions.append(f'<a href="/payments/{r.id}/receipt" id="receipt-{r.id}">receipt</a>')
         if r.paused:
             actions.append(post_button(f"/handoffs/{r.id}/resume", "Resume bot", csrf, name="resume"))
         actions.append(post_button(f"/handoffs/{r.id}/resolve", "Mark done", csrf, css="secondary", name="resolve"))

@@ -41,6 +41,14 @@ class PaymentCheckError(Exception):
     """The request is no open payment check, or names no booking."""
 
 
+class ReceiptUnavailable(PaymentCheckError):
+    """The receipt cannot be shown here (none, a Gmail attachment, or WhatsApp refused)."""
+
+
+RECEIPT_MAX_BYTES = 16 * 1024 * 1024
+RECEIPT_TYPES = ("image/jpeg", "image/png", "image/webp", "application/pdf")
+
+
 @dataclass(frozen=True)
 class PaymentCheck:
     request_id: int
@@ -57,7 +65,7 @@ def payment_check_of(request: Any) -> PaymentCheck:
     reference = canonical_reference(getattr(request, "booking_ref", None) or "") or canonical_reference(request.text)
     if not reference:
         raise PaymentCheckError(f"payment check #{request.id} names no booking reference")
-    return PaymentCheck(request.id, request.sender_id, reference, str(getattr(request, "receipt", "") or ""))
+    return PaymentCheck(request.id, request.sender_id, reference, str(getattr(request, "media_ref", "") or ""))
 
 
 class PaymentDesk:
@@ -77,6 +85,26 @@ class PaymentDesk:
         from actions.config import settings
 
         return self._qr_secret or settings().qr_secret, self._public_url or settings().public_url
+
+    async def receipt(self, request_id: int, max_bytes: int = RECEIPT_MAX_BYTES) -> tuple[bytes, str]:
+        """The receipt the guest sent (bytes, MIME type). WhatsApp media is fetched from the Graph API
+        with the channel's token; Gmail attachments are read in the mailbox itself."""
+        request = await asyncio.to_thread(self.requests.get, request_id)
+        if request is None or request.kind != "payment_check":
+            raise PaymentCheckError("not a payment check")
+        reference = str(getattr(request, "media_ref", "") or "")
+        channel, _, media_id = reference.partition(":")
+        if channel != "whatsapp" or not media_id:
+            raise ReceiptUnavailable("this payment check carries no WhatsApp receipt" if not reference
+                                     else "open this receipt in the hotel's mailbox (Gmail attachment)")
+        from connectors.whatsapp.graph import GraphError
+
+        try:
+            data, info = await self.outreach.graph.download_media(media_id, max_bytes)
+        except GraphError as exc:
+            raise ReceiptUnavailable(f"WhatsApp did not give the receipt ({exc.status})") from None
+        mime = info.mime_type if info.mime_type in RECEIPT_TYPES else "application/octet-stream"
+        return data, mime
 
     async def check(self, request_id: int) -> PaymentCheck:
         return payment_check_of(await asyncio.to_thread(self.requests.get, request_id))

@@ -537,6 +537,23 @@ def create_app(
         logger.info("staff %r approved payment check #%s", user, request_id)
         return outcome("/handoffs", "approved", f"#{request_id}")
 
+    @app.get("/payments/<request_id:int>/receipt")
+    @staff_only
+    async def receipt(request: Request, request_id: int) -> HTTPResponse:
+        from staff.payments import PaymentCheckError
+
+        found, refused = await payment_request(request, request_id)
+        if refused:
+            return refused
+        try:
+            data, mime = await console.payments.receipt(request_id)
+        except PaymentCheckError as exc:
+            return error(404, str(exc))
+        disposition = "inline" if mime.startswith("image/") else f'attachment; filename="receipt-{request_id}"'
+        audit_log.record(request.ctx.staff.user, found.sender_id, "", "receipt_viewed", f"request #{request_id}")
+        return response.raw(data, content_type=mime, headers={"Content-Disposition": disposition,
+                                                               "Content-Security-Policy": "default-src 'none'; img-src 'self'"})
+
     @app.post("/payments/<request_id:int>/reject")
     @staff_only
     async def reject(request: Request, request_id: int) -> HTTPResponse:

@@ -119,7 +119,7 @@ class Stack:
         return asyncio.run(read())
 
     def guest_writes(self, sender_id: str, text: str, channel: str, metadata: dict, at: float = 0.0,
-                     asks_for_person: bool = False, kind: str = "handoff", urgent: bool = False):
+                     asks_for_person: bool = False, kind: str = "handoff", urgent: bool = False, **request_fields):
         at = at or time.time()
         events = [UserUttered(text, intent={"name": "human_handoff" if asks_for_person else "inform", "confidence": 0.93},
                               input_channel=channel, metadata=metadata, timestamp=at)]
@@ -129,7 +129,7 @@ class Stack:
                        ConversationPaused(timestamp=at + 0.1)]
         asyncio.run(scenario.save(self.store, sender_id, events))
         if asks_for_person:
-            return self.requests.add(kind, sender_id, text, urgent=urgent)
+            return self.requests.add(kind, sender_id, text, urgent=urgent, **request_fields)
         return None
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -357,18 +357,29 @@ def test_approving_a_payment_check_confirms_it_in_the_pms_and_sends_the_qr(stack
     assert not booking.is_paid
     wa_id = "34622333444"
     conversation = f"{wa_id}@{PHONE_ID}"
+    from actions.qr import render_png
+
+    receipt_png = render_png("transferencia-ES12-3456")  # any PNG stands for the guest's photo of the receipt
+    media_id = stack.graph.add_media(receipt_png, "image/png")
     request = stack.guest_writes(conversation, f"ya he pagado la reserva {booking.reference}", "whatsapp",
-                                 whatsapp_meta(wa_id), asks_for_person=True, kind="payment_check")
+                                 whatsapp_meta(wa_id), asks_for_person=True, kind="payment_check",
+                                 booking_ref=booking.reference, media_ref=f"whatsapp:{media_id}")
     sign_in(browser, stack, USER, PASSWORD)
     row = wait_for(browser, f"#request-{request.id}")
     shoot(browser, "payment-check")
+    # the receipt opens from the row (fetched from WhatsApp with the channel's token)
+    receipt_url = row.find_element(By.ID, f"receipt-{request.id}").get_attribute("href")
+    browser.get(receipt_url)
+    assert browser.find_element(By.TAG_NAME, "img").size["width"] > 0
+    browser.back()
+    row = wait_for(browser, f"#request-{request.id}")
     row.find_element(By.CSS_SELECTOR, "button[name=approve]").click()
     wait_text(browser, ".flash", "confirmed in the PMS")
     assert pms.get_booking(booking.reference).is_paid
     sent = stack.graph.delivered(wa_id)
     assert [m["type"] for m in sent] == ["text", "image"] and booking.reference in sent[0]["text"]["body"]
-    media_id = sent[1]["image"]["id"]  # the QR code was fetched from the action server and uploaded
-    data, mime = stack.graph.media[media_id]
+    qr_media = sent[1]["image"]["id"]  # the QR code was fetched from the action server and uploaded
+    data, mime = stack.graph.media[qr_media]
     assert mime == "image/png" and data.startswith(b"\x89PNG")
     [code] = zxingcpp.read_barcodes(Image.open(io.BytesIO(data)))
     assert verify_token(code.text, "staff-inbox-qr-secret")["ref"] == booking.reference
