@@ -117,7 +117,7 @@ class StaffConfig:
     notify_poll_seconds: float = 5.0  # how often new staff requests are looked for
     smtp_url: str = field(default="", repr=False)  # smtp://user:password@host:port (smtps://, ?starttls=1)
     smtp_from: str = ""
-    metrics_token: str = field(default="", repr=False)  # /metrics needs ?token= (empty: loopback clients only)
+    metrics_token: str = field(default="", repr=False)  # /metrics needs ?token= or a Bearer token (empty: open)
 
     @classmethod
     def from_env(cls, environ: Optional[Mapping[str, str]] = None) -> "StaffConfig":

@@ -593,14 +593,14 @@ def create_app(
 
     @app.get("/metrics")
     async def metrics(request: Request) -> HTTPResponse:
-        """Prometheus scrape: ``?token=STAFF_METRICS_TOKEN``, or from loopback when no token is set."""
+        """Prometheus scrape (counts per hotel, no guest data). With STAFF_METRICS_TOKEN set it needs
+        ``?token=`` or ``Authorization: Bearer``; without, it is open like the other services' /metrics."""
         import hmac
 
         if config.metrics_token:
-            if not hmac.compare_digest((request.args.get("token") or "").encode(), config.metrics_token.encode()):
+            given = request.args.get("token") or request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+            if not hmac.compare_digest(given.encode(), config.metrics_token.encode()):
                 return response.text("forbidden", status=403)
-        elif client_address(request) not in ("127.0.0.1", "::1"):
-            return response.text("forbidden", status=403)
         body = await asyncio.to_thread(console.metrics.render)
         return response.raw(body, content_type="text/plain; version=0.0.4; charset=utf-8")
 

@@ -120,6 +120,7 @@ def test_every_alert_has_a_firing_and_a_quiet_case():
         ("CircuitBreakerOpen", "max(pms_circuit_breaker_state) >= 1"),  # half-open is not open
         ("DeadLetterQueueGrowing", "max(dlq_queue_size) > 0"),  # a stable backlog is not growth
         ("TargetDown", "up == 0"),  # other jobs' targets are not ours
+        ("StaffGuestWaitingTooLong", "max(staff_oldest_wait_seconds) > 900"),  # which hotel must be said
     ],
 )
 def test_alert_unit_tests_catch_a_wrong_rule(tmp_path, alert, wrong_expr):
