@@ -324,6 +324,19 @@ class LocalPMS(PMS):
 
         return self._write(confirm)
 
+    def accept_payment(self, reference: str) -> Booking:
+        """Reception checked the guest's payment (staff console, payment check
+        approved): the booking is paid whatever ``auto_confirm_payments`` says.
+        Raises BookingNotFound / InvalidBookingState (cancelled)."""
+        def accept(session: Session) -> Booking:
+            row = self._get_row(session, reference)
+            if row.status == BookingStatus.CANCELLED.value:
+                raise InvalidBookingState("cancelled")
+            row.status = BookingStatus.CONFIRMED.value
+            return self._booking(row)
+
+        return self._write(accept)
+
     def late_checkout_available(self, reference: str) -> bool:
         with self._session() as session:
             row = self._get_row(session, reference)
