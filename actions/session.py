@@ -45,12 +45,11 @@ class ActionDetectLanguage(Action):
         events: List[EventType] = []
         if detected.get("reliable") and language in LANGUAGES and language != tracker.get_slot("language"):
             events.append(SlotSet("language", language))
-        # Rasa runs this on every guest message: the one place the journey's opt-out
-        # ("baja", "stop"...) and replies are recorded (journey/guest_messages.py).
-        answer = await on_guest_message(
+        # Rasa runs this on every guest message: replies to the journey's messages are
+        # counted and an opt-out is stored here too (journey/guest_messages.py); the
+        # confirmation comes from action_journey_opt_out (a slot mapping cannot speak).
+        await on_guest_message(
             hotel_for(tracker).id, tracker.sender_id, (tracker.latest_message or {}).get("text") or "",
             language if events else (tracker.get_slot("language") or hotel_for(tracker).default_language),
         )
-        if answer:
-            dispatcher.utter_message(text=answer)
         return events

@@ -119,3 +119,30 @@ def test_a_rating_in_reply_to_the_review_request_follows_the_feedback_flow(agent
                           (guest.sender_id,)).fetchall()
     assert rows == [("2/5: la habitación estaba sucia", 1)]  # a low rating reaches staff
     store.dispose()
+
+
+def test_baja_stops_the_journey_for_that_guest(agent, action_server, monkeypatch):
+    """The opt-out turn as connectors/safeguards.py runs it (this in-process agent has no
+    safeguards installed): "BAJA" is not read as a cancellation, it is stored and confirmed."""
+    from rasa.core.processor import MessageProcessor
+
+    from journey.rasa_turn import is_opt_out, opt_out_turn
+
+    original = MessageProcessor.handle_message
+
+    async def handle_message(self, message):
+        if is_opt_out(message.text or ""):
+            return await opt_out_turn(self, message)
+        return await original(self, message)
+
+    monkeypatch.setattr(MessageProcessor, "handle_message", handle_message)
+    guest = Guest(agent, "journey-optout-guest")
+    guest.say("hola")
+    reply = " ".join(m.get("text", "") for m in guest.say("BAJA"))
+    assert reply == "Hecho: no te enviaremos más mensajes automáticos. Si nos escribes, te seguiremos respondiendo."
+    with sqlite3.connect(action_server["workdir"] / "assistant.sqlite3") as db:
+        rows = db.execute("SELECT hotel_id, source, text FROM journey_optouts WHERE guest = ?",
+                          (guest.sender_id,)).fetchall()
+    assert rows == [("demo", "keyword", "BAJA")]
+    after = " ".join(m.get("text", "") for m in guest.say("¿a qué hora abre recepción?"))
+    assert after  # the conversation goes on as usual

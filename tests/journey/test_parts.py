@@ -40,12 +40,25 @@ def journey_store(tmp_path, monkeypatch):
 
 
 async def test_baja_in_any_conversation_is_stored_and_answered(journey_store, hotel):
+    from actions.journey_opt_out import ActionJourneyOptOut
+
     tracker = make_tracker(language="es", text="Baja")
-    result = await run_action(ActionDetectLanguage(), tracker)
-    assert any("no te enviaremos más mensajes" in m.get("text", "") for m in result.messages)
+    result = await run_action(ActionJourneyOptOut(), tracker)
+    assert [m.get("text") for m in result.messages] == [
+        "Hecho: no te enviaremos más mensajes automáticos. Si nos escribes, te seguiremos respondiendo."]
     assert journey_store.opted_out(hotel.id, tracker.sender_id)
-    ordinary = await run_action(ActionDetectLanguage(), make_tracker(language="es", text="hola"))
-    assert ordinary.messages == []
+    english = await run_action(ActionJourneyOptOut(), make_tracker(language="en", text="STOP", sender_id="g2"))
+    assert "we won't send you any more automatic messages" in english.messages[0]["text"]
+    not_opt_out = await run_action(ActionJourneyOptOut(), make_tracker(language="es", text="hola", sender_id="g3"))
+    assert not_opt_out.messages == [] and not journey_store.opted_out(hotel.id, "g3")
+
+
+async def test_every_guest_message_is_checked_for_an_opt_out(journey_store, hotel):
+    tracker = make_tracker(language="es", text="no más mensajes", sender_id="g4")
+    result = await run_action(ActionDetectLanguage(), tracker)
+    assert result.events == [] and journey_store.opted_out(hotel.id, "g4")
+    await run_action(ActionDetectLanguage(), make_tracker(language="es", text="hola", sender_id="g5"))
+    assert not journey_store.opted_out(hotel.id, "g5")
 
 
 def test_review_wording_follows_party_and_language():
