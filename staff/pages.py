@@ -326,7 +326,7 @@ def handoffs_body(requests: Sequence[OpenRequest], csrf: str, zone: ZoneInfo, me
                 f'<form class="inline" method="post" action="/payments/{r.id}/reject">{csrf_field(csrf)}'
                 '<input name="reason" placeholder="reason for the guest" maxlength="1000" required> '
                 '<button type="submit" class="secondary" name="reject">Reject</button></form>')
-            if r.media_ref:
+            if r.media_ref or (r.conversation and r.conversation.channel == "gmail"):
                 actions.append(f'<a href="/payments/{r.id}/receipt" id="receipt-{r.id}">receipt</a>')
         if r.paused:
             actions.append(post_button(f"/handoffs/{r.id}/resume", "Resume bot", csrf, name="resume"))

@@ -87,24 +87,52 @@ class PaymentDesk:
         return self._qr_secret or settings().qr_secret, self._public_url or settings().public_url
 
     async def receipt(self, request_id: int, max_bytes: int = RECEIPT_MAX_BYTES) -> tuple[bytes, str]:
-        """The receipt the guest sent (bytes, MIME type). WhatsApp media is fetched from the Graph API
-        with the channel's token; Gmail attachments are read in the mailbox itself."""
+        """The receipt the guest sent (bytes, MIME type): WhatsApp media from the Graph API with the
+        channel's token (``whatsapp:<media id>``); a Gmail attachment (image or PDF) of the mail
+        ``gmail:<message id>`` names, else of the guest's last mail with attachments."""
         request = await asyncio.to_thread(self.requests.get, request_id)
         if request is None or request.kind != "payment_check":
             raise PaymentCheckError("not a payment check")
-        reference = str(getattr(request, "media_ref", "") or "")
-        channel, _, media_id = reference.partition(":")
-        if channel != "whatsapp" or not media_id:
-            raise ReceiptUnavailable("this payment check carries no WhatsApp receipt" if not reference
-                                     else "open this receipt in the hotel's mailbox (Gmail attachment)")
-        from connectors.whatsapp.graph import GraphError
+        channel, _, media_id = str(getattr(request, "media_ref", "") or "").partition(":")
+        if channel == "whatsapp" and media_id:
+            from connectors.whatsapp.graph import GraphError
+
+            try:
+                data, info = await self.outreach.graph.download_media(media_id, max_bytes)
+            except GraphError as exc:
+                raise ReceiptUnavailable(f"WhatsApp did not give the receipt ({exc.status})") from None
+            return data, (info.mime_type if info.mime_type in RECEIPT_TYPES else "application/octet-stream")
+        gmail_id = media_id if channel == "gmail" and media_id else await self._last_mail_with_attachments(request.sender_id)
+        return await self._gmail_attachment(gmail_id, max_bytes)
+
+    async def _last_mail_with_attachments(self, sender_id: str) -> str:
+        from actions.rasa_api import RasaAPIError
 
         try:
-            data, info = await self.outreach.graph.download_media(media_id, max_bytes)
-        except GraphError as exc:
-            raise ReceiptUnavailable(f"WhatsApp did not give the receipt ({exc.status})") from None
-        mime = info.mime_type if info.mime_type in RECEIPT_TYPES else "application/octet-stream"
-        return data, mime
+            events = (await self.outreach.rasa.tracker(sender_id)).get("events") or []
+        except RasaAPIError as exc:
+            raise ReceiptUnavailable(f"could not read the conversation ({exc.status})") from None
+        for event in reversed(events):
+            gmail = (event.get("metadata") or {}).get("gmail") if event.get("event") == "user" else None
+            if isinstance(gmail, dict) and gmail.get("attachments") and gmail.get("id"):
+                return str(gmail["id"])
+        raise ReceiptUnavailable("the guest sent no receipt (no WhatsApp media, no mail with attachments)")
+
+    async def _gmail_attachment(self, gmail_id: str, max_bytes: int) -> tuple[bytes, str]:
+        import email
+        import email.policy
+
+        from connectors.gmail.api import GmailError, b64url_decode
+
+        try:
+            resource = await self.outreach.gmail_client.get_message(gmail_id, "raw", max_bytes * 4 // 3 + 64 * 1024)
+        except GmailError as exc:
+            raise ReceiptUnavailable(f"Gmail did not give the guest's mail ({exc.status})") from None
+        message = email.message_from_bytes(b64url_decode(str(resource.get("raw") or "")), policy=email.policy.default)
+        for part in message.iter_attachments():
+            if part.get_content_type() in RECEIPT_TYPES:
+                return part.get_payload(decode=True) or b"", part.get_content_type()
+        raise ReceiptUnavailable("the guest's mail has no image or PDF attached")
 
     async def check(self, request_id: int) -> PaymentCheck:
         return payment_check_of(await asyncio.to_thread(self.requests.get, request_id))

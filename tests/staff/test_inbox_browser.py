@@ -392,6 +392,46 @@ def test_approving_a_payment_check_confirms_it_in_the_pms_and_sends_the_qr(stack
     assert "staff_reply" in browser.find_element(By.ID, "audit").text  # earlier tests' replies
 
 
+def test_a_gmail_receipt_opens_and_reject_sends_the_reason_in_the_thread(stack, browser):
+    from email.message import EmailMessage
+
+    from selenium.webdriver.common.by import By
+
+    from actions.pms.local import LocalPMS
+    from actions.qr import render_png
+
+    pms = LocalPMS(stack.pms_url, auto_confirm_payments=False)
+    checkin = dt.date.today() + dt.timedelta(days=30)
+    booking = pms.create_booking(BookingRequest("Pablo Gil", "single", checkin, checkin + dt.timedelta(days=1), 1))
+    guest = "pablo.gil@example.com"
+    mail = EmailMessage()
+    mail["From"], mail["To"], mail["Subject"] = f"Pablo <{guest}>", HOTEL_MAIL, f"Pago {booking.reference}"
+    mail["Message-ID"] = "<pago-pablo-1@example.com>"
+    mail.set_content(f"Adjunto el justificante del pago de {booking.reference}.")
+    mail.add_attachment(render_png("justificante"), maintype="image", subtype="png", filename="justificante.png")
+    stored = stack.gmail.deliver(mail.as_bytes(), thread_id="thread-pablo")
+    meta = {"channel": "gmail", "hotel": {"id": "demo"}, "gmail": {
+        "id": stored.id, "thread_id": "thread-pablo", "message_id": "<pago-pablo-1@example.com>",
+        "subject": f"Pago {booking.reference}",
+        "attachments": [{"filename": "justificante.png", "mime_type": "image/png", "size": 100}]}}
+    request = stack.guest_writes(guest, f"Adjunto el justificante del pago de {booking.reference}.", "gmail", meta,
+                                 asks_for_person=True, kind="payment_check", booking_ref=booking.reference)
+    sign_in(browser, stack, USER, PASSWORD)
+    row = wait_for(browser, f"#request-{request.id}")
+    browser.get(row.find_element(By.ID, f"receipt-{request.id}").get_attribute("href"))
+    assert browser.find_element(By.TAG_NAME, "img").size["width"] > 0  # the attachment, read from Gmail
+    browser.back()
+    row = wait_for(browser, f"#request-{request.id}")
+    row.find_element(By.NAME, "reason").send_keys("el importe recibido no coincide con la reserva")
+    row.find_element(By.CSS_SELECTOR, "button[name=reject]").click()
+    wait_text(browser, ".flash", "rejected")
+    [sent] = stack.gmail.sent_to(guest)
+    assert sent["threadId"] == "thread-pablo" and sent["message"]["In-Reply-To"] == "<pago-pablo-1@example.com>"
+    assert "el importe recibido no coincide con la reserva" in sent["message"].get_content()
+    assert not pms.get_booking(booking.reference).is_paid
+    assert stack.requests.get(request.id).status == "resolved"
+
+
 def test_a_user_of_hotel_b_cannot_open_hotel_a_conversations(stack, browser):
     from selenium.webdriver.common.by import By
 
