@@ -252,18 +252,21 @@ class WhatsAppInput(ChannelInput):
             seen.add(message.message_id)
             fresh.append(message)
         jobs: List[Job] = []
-        for chunk_messages in journal_chunks(fresh):
-            chunk = JournalChunk(await self._journal(chunk_messages), len(chunk_messages))
+        start = 0
+        for chunk_payloads in journal_chunks([inbound.to_payload(m) for m in fresh]):  # contiguous, in order
+            chunk_messages = fresh[start:start + len(chunk_payloads)]
+            start += len(chunk_payloads)
+            chunk = JournalChunk(await self._journal(chunk_messages, payloads=chunk_payloads), len(chunk_messages))
             jobs.extend(Job(message, chunk) for message in chunk_messages)
         return jobs
 
     async def _journal(self, messages: List[InboundMessage], reason: str = JOURNAL_REASON,
-                       error: str = JOURNAL_NOTE) -> Optional[str]:
+                       error: str = JOURNAL_NOTE, payloads: Optional[List[Dict[str, Any]]] = None) -> Optional[str]:
         if self.queue is None or not messages:
             return None
         guests = {sender_id(m.guest, m.phone_number_id) for m in messages}
         entry = await self.queue.enqueue(
-            KIND_INBOUND, {"messages": [inbound.to_payload(m) for m in messages]}, error=error,
+            KIND_INBOUND, {"messages": payloads or [inbound.to_payload(m) for m in messages]}, error=error,
             conversation_id=guests.pop() if len(guests) == 1 else None, reason=reason,
         )
         return entry.id

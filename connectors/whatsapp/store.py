@@ -160,12 +160,12 @@ class RedisStore:
         return bool(await self.client.exists(self.key("done", message_id)))
 
     async def done_among(self, message_ids: Sequence[str]) -> Set[str]:
-        if not message_ids:
-            return set()
-        pipeline = self.client.pipeline(transaction=False)
-        for message_id in message_ids:
-            pipeline.exists(self.key("done", message_id))
-        return {m for m, found in zip(message_ids, await pipeline.execute()) if found}
+        done: Set[str] = set()
+        for start in range(0, len(message_ids), 1000):  # one MGET per 1,000 ids: one reply to parse, not 1,000
+            ids = list(message_ids[start:start + 1000])
+            values = await self.client.mget([self.key("done", m) for m in ids])
+            done.update(m for m, value in zip(ids, values) if value is not None)
+        return done
 
     async def link_guest(self, user_id: str, wa_id: str) -> None:
         await self.client.set(self.key("guest", user_id), wa_id.encode(), ex=GUEST_LINK_TTL_SECONDS)

@@ -64,3 +64,15 @@ async def test_fallback_store_uses_memory_while_redis_is_down(caplog):
 def test_build_store_picks_memory_without_url():
     assert isinstance(build_store("", "p", 60), MemoryStore)
     assert isinstance(build_store("redis://127.0.0.1:6379/0", "p", 60), FallbackStore)
+
+
+async def test_done_among_answers_a_batch_in_one_call_and_guest_links_last(redis_url, redis_prefix):
+    for store in (MemoryStore(60), RedisStore(redis_url, redis_prefix, 60)):
+        await store.mark_done("wamid.A")
+        await store.mark_done("wamid.C")
+        assert await store.done_among(["wamid.A", "wamid.B", "wamid.C"]) == {"wamid.A", "wamid.C"}
+        assert await store.done_among([]) == set()
+        assert await store.phone_of("ES.1") is None
+        await store.link_guest("ES.1", "34600111222")
+        assert await store.phone_of("ES.1") == "34600111222"
+        await store.close()
