@@ -9,7 +9,7 @@ import asyncio
 import datetime as dt
 import functools
 import os
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, Iterable, List, Optional
 from zoneinfo import ZoneInfo
 
 from staff.pages import esc
@@ -26,14 +26,21 @@ def _store():
     return JourneyStore(os.environ.get("JOURNEY_DATABASE_URL", "").strip() or settings().assistant_database_url)
 
 
-def overview(store, hotel_id: Optional[str] = None) -> Dict[str, Any]:
-    return {
-        "counts": store.counts(hotel_id),
-        "failed": store.list_steps(hotel_id, ["failed", "sending"], LIMIT),
-        "scheduled": list(reversed(store.list_steps(hotel_id, ["pending"], LIMIT))),
-        "recent": store.list_steps(hotel_id, ["sent"], 20),
-        "optouts": store.list_optouts(hotel_id, LIMIT),
-    }
+def overview(store, hotels: Optional[Iterable[str]] = None) -> Dict[str, Any]:
+    """What the page shows, for ``hotels`` (None: every hotel)."""
+    wanted: List[Optional[str]] = [None] if hotels is None else sorted(hotels)
+    data: Dict[str, Any] = {"counts": {}, "failed": [], "scheduled": [], "recent": [], "optouts": []}
+    for hotel_id in wanted:
+        data["counts"].update(store.counts(hotel_id))
+        data["failed"] += store.list_steps(hotel_id, ["failed", "sending"], LIMIT)
+        data["scheduled"] += store.list_steps(hotel_id, ["pending"], LIMIT)
+        data["recent"] += store.list_steps(hotel_id, ["sent"], 20)
+        data["optouts"] += store.list_optouts(hotel_id, LIMIT)
+    data["failed"].sort(key=lambda r: r.due_at, reverse=True)
+    data["scheduled"].sort(key=lambda r: r.due_at)
+    data["recent"].sort(key=lambda r: r.sent_at or r.due_at, reverse=True)
+    data["optouts"].sort(key=lambda o: o["created_at"], reverse=True)
+    return data
 
 
 def _when(moment: Optional[dt.datetime], zone: ZoneInfo) -> str:
@@ -76,12 +83,18 @@ def journey_body(data: Dict[str, Any], zone: ZoneInfo) -> str:
     )
 
 
-def register(app, staff_only: Callable, page: Callable, zone: ZoneInfo, store_factory: Callable = _store) -> None:
+def register(app, staff_only: Callable, page: Callable, zone: ZoneInfo,
+             hotels_of: Callable = lambda request: None, store_factory: Callable = _store) -> None:
+    """``hotels_of(request)``: the hotels the signed-in user may see (None: all)."""
+
     @app.get("/journey")
     @staff_only
     async def journey(request):
-        hotel_id = request.args.get("hotel") or None
-        if hotel_id is not None and len(hotel_id) > 64:
-            hotel_id = hotel_id[:64]
-        data = await asyncio.to_thread(overview, store_factory(), hotel_id)
+        allowed = hotels_of(request)
+        asked = (request.args.get("hotel") or "")[:64] or None
+        if asked is not None:
+            hotels = {asked} if allowed is None or asked in allowed else set()
+        else:
+            hotels = allowed
+        data = await asyncio.to_thread(overview, store_factory(), hotels)
         return page(request, "Proactive journey", journey_body(data, zone), "journey")

@@ -46,3 +46,24 @@ async def test_journey_page_lists_scheduled_sent_failed_and_opted_out_per_hotel(
     assert counts["playa"]["skipped"] == 1 and counts["playa"]["opted_out"] == 1
     assert "<td>demo</td><td>1</td><td>1</td>" in body and "346001@1" in body and "keyword" in body
     assert "2027-03-03 11:00" in body  # the scheduled arrival-day step, in the hotel's time
+
+
+async def test_staff_see_only_their_hotels(tmp_path):
+    store = JourneyStore(f"sqlite:///{tmp_path / 'j.sqlite3'}")
+    soon = PlannedStep("pre_arrival", NOW + dt.timedelta(hours=1), NOW + dt.timedelta(hours=9))
+    store.add_steps("demo", "BK1", [soon], Target("demo-guest@example.com", "gmail", "es", "solo"), NOW)
+    store.add_steps("playa", "BK2", [soon], Target("playa-guest@example.com", "gmail", "es", "solo"), NOW)
+    app = Sanic("journey_console_hotels_test")
+    bodies = []
+    register(app, lambda handler: handler, lambda request, title, body, here: bodies.append(body) or response.html(""),
+             ZoneInfo("Europe/Madrid"), hotels_of=lambda request: frozenset({"playa"}), store_factory=lambda: store)
+    handler = app.router.find_route_by_view_name("journey_console_hotels_test.journey").handler
+
+    class Request:
+        def __init__(self, args):
+            self.args = args
+
+    await handler(Request({}))
+    await handler(Request({"hotel": "demo"}))
+    assert "playa-guest@example.com" in bodies[0] and "demo-guest" not in bodies[0]
+    assert "demo-guest" not in bodies[1] and "playa-guest" not in bodies[1]
