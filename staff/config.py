@@ -159,6 +159,10 @@ class StaffConfig:
         """The web console needs users and a session secret; say which is missing."""
         if not self.users:
             raise ConfigError("STAFF_USERS is empty: add name:hash pairs (hashes from `python -m staff hash-password`)")
+        if self.smtp_url:
+            from staff.notifications import smtp_from_config
+
+            smtp_from_config(self.smtp_url, self.smtp_from)  # raises ConfigError for a bad URL or no sender
         if len(self.session_secret) < MIN_SESSION_SECRET_LENGTH:
             raise ConfigError(
                 f"STAFF_SESSION_SECRET must be at least {MIN_SESSION_SECRET_LENGTH} characters "

@@ -669,7 +669,7 @@ def create_app(
 
     from staff import journey_page  # the proactive journey's page (docs/journey.md)
 
-    journey_page.register(app, staff_only, page, zone)
+    journey_page.register(app, staff_only, page, zone, hotels_of)
     return app
 
 
@@ -681,6 +681,9 @@ def main(argv: Optional[list] = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         config = StaffConfig.from_env()
+        from staff.reception import receptions
+
+        receptions()  # a malformed reception section stops the start, not the first notification
         app = create_app(config, background=True)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)

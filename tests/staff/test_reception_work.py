@@ -237,3 +237,14 @@ async def test_a_user_of_another_hotel_cannot_post_to_a_conversation(staff_env, 
     finally:
         await client.close()
         await served.stop()
+
+
+def test_smtp_settings_are_checked_at_start(password_hashes):
+    base = dict(users=password_hashes, session_secret="s" * 40)
+    StaffConfig(**base, smtp_url="smtp://mail.example:587?starttls=1", smtp_from="console@hotel.example").check_web()
+    for url, sender in (("smtp://mail.example", ""), ("http://mail.example", "console@hotel.example")):
+        with pytest.raises(ConfigError):
+            StaffConfig(**base, smtp_url=url, smtp_from=sender).check_web()
+    sender = SMTPSender("smtps://user%40hotel:p%40ss@mail.example", "console@hotel.example")
+    assert (sender.host, sender.port, sender.ssl, sender.user, sender.password) == ("mail.example", 465, True, "user@hotel", "p@ss")
+    assert "p@ss" not in repr(sender)
