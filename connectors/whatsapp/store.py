@@ -1,7 +1,5 @@
 """Small shared state of the channel, in Redis or in this process.
 
-- ``claim(message_id)``: True the first time a message id is seen (a webhook
-  redelivery is not journaled twice), for ``dedup_ttl`` seconds;
 - ``mark_done`` / ``is_done``: the message's turn finished (redeliveries and
   the dead-letter recovery are answered once), for ``dedup_ttl`` seconds;
 - ``acquire`` / ``refresh`` / ``release``: a short lease on a message while
@@ -38,7 +36,6 @@ GUEST_LINK_TTL_SECONDS = 400 * 24 * 3600  # a guest who comes back next year is 
 
 
 class StateStore(Protocol):
-    async def claim(self, message_id: str) -> bool: ...
     async def mark_done(self, message_id: str) -> None: ...
     async def is_done(self, message_id: str) -> bool: ...
     async def done_among(self, message_ids: Sequence[str]) -> Set[str]: ...
@@ -76,13 +73,6 @@ class MemoryStore:
         self._entries.move_to_end(key)
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
-
-    async def claim(self, message_id: str) -> bool:
-        key = f"seen:{message_id}"
-        if self._get(key) is not None:
-            return False
-        self._set(key, "1", self.dedup_ttl)
-        return True
 
     async def mark_done(self, message_id: str) -> None:
         self._set(f"done:{message_id}", "1", self.dedup_ttl)
@@ -150,9 +140,6 @@ class RedisStore:
     def key(self, *parts: str) -> str:
         return ":".join((self.prefix,) + parts)
 
-    async def claim(self, message_id: str) -> bool:
-        return bool(await self.client.set(self.key("seen", message_id), b"1", nx=True, ex=max(1, self.dedup_ttl)))
-
     async def mark_done(self, message_id: str) -> None:
         await self.client.set(self.key("done", message_id), b"1", ex=max(1, self.dedup_ttl))
 
@@ -206,9 +193,6 @@ class FallbackStore(channel_base.FallbackStore):
 
     def __init__(self, primary: RedisStore, fallback: MemoryStore) -> None:
         super().__init__(primary, fallback, what="WhatsApp channel")
-
-    async def claim(self, message_id: str) -> bool:
-        return await self.call("claim", message_id)
 
     async def mark_done(self, message_id: str) -> None:
         await self.call("mark_done", message_id)
