@@ -86,7 +86,7 @@ class JourneyRunner:
         public_url: str,
         qr_secret: str,
         queue: Any = None,  # the dead-letter queue for failed sends
-        lease_seconds: float = 120.0,
+        lease_seconds: float = 600.0,  # longer than a send with all its retries (Graph: 4 x 20 s)
         batch: int = 50,
     ) -> None:
         self.store, self.hotels, self.journeys, self.feed = store, hotels, journeys, feed

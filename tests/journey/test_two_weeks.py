@@ -291,6 +291,24 @@ def test_two_weeks_fifty_bookings_two_workers_every_step_once_at_its_local_time(
             if b["kind"] == "email":
                 assert len(gmail.sent_to(b["contact"])) == sum(1 for key in emails if key[0] == b["reference"])
 
+        # what the messages say: QR code only when paid, Wi-Fi, the late-checkout price,
+        # the review wording of the party (odd bookings are paid; see insert_booking)
+        party_words = {"solo": ("alojarte con nosotros, Guest", "staying with us, Guest"),
+                       "couple": ("escapada", "getaway"), "family": ("familia", "family"), "group": ("grupo", "group")}
+        for (reference, step), [(_, event, _)] in sent_at.items():
+            b, body = by_ref[reference], event["text"]
+            english = scenario.language(b) == "en"
+            if step == "arrival_day":
+                assert ("/qr/" in body) == bool(b["i"] % 2), (reference, body)
+                assert "MiradorGuests" in body and "olas-2027" in body
+            elif step == "checkout_morning":
+                assert "47.50 EUR" in body and reference in body
+            elif step == "review_request":
+                party = "solo" if b["guests"] == 1 else ("family" if b["room_type"] == "family" else
+                                                        ("couple" if b["guests"] == 2 else "group"))
+                assert party_words[party][english] in body, (reference, party, body)
+                assert "http://hotel.test/r/" in body
+
         # the scenario exercised what it claims to
         steps_sent = {step for _, step in actual}
         assert steps_sent == {"booking_confirmation", "pre_arrival", "arrival_day", "checkout_morning", "review_request"}
