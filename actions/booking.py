@@ -8,7 +8,9 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 
-from actions.booking_ref import booking_in_slot, canonical_reference
+from actions import booking_access
+from actions.audit import record_audit
+from actions.booking_ref import booking_in_slot, reference_in_use
 from actions.context import count_phrase, hotel_for, hotel_today, language_of, money, show_date
 from actions.pms.base import (
     ROOM_TYPE_CODES,
@@ -170,6 +172,9 @@ class ActionCreateBooking(Action):
                 return stay_done  # no booking reference until the worker has one
             dispatcher.utter_message(response="utter_pms_unavailable")
             return []
+        await booking_access.remember(tracker.sender_id, booking.reference)  # this conversation made it
+        await record_audit("booking_created", tracker, booking_ref=booking.reference, details={
+            "room_type": booking.room_type, "checkin": booking.checkin, "checkout": booking.checkout, "guests": booking.guests})
         dispatcher.utter_message(response="utter_booking_created", **await booking_facts(booking, language))
         return [SlotSet("booking_ref", booking.reference)] + stay_done
 
@@ -209,10 +214,12 @@ class ActionCancelReservation(Action):
         return "action_cancel_reservation"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> List[EventType]:
-        reference = canonical_reference(tracker.get_slot("booking_ref"))
         done = [SlotSet("pending_confirmation", None)]
-        if tracker.get_slot("pending_confirmation") != "cancellation" or reference is None:
+        if tracker.get_slot("pending_confirmation") != "cancellation":
             dispatcher.utter_message(response="utter_how_can_help")  # a "yes" to no question
+            return done
+        reference = await reference_in_use(dispatcher, tracker)
+        if reference is None:
             return done
         try:
             booking = await gateway().call(gateway().pms.cancel_booking, reference)
@@ -226,6 +233,7 @@ class ActionCancelReservation(Action):
         except BookingNotFound:
             dispatcher.utter_message(response="utter_booking_not_found", booking_ref=reference)
             return done
+        await record_audit("booking_cancelled", tracker, booking_ref=booking.reference)
         dispatcher.utter_message(response="utter_booking_cancelled", reference=booking.reference)
         return done
 

@@ -75,6 +75,9 @@ class Settings:
     # Rasa's HTTP API, for proactive messages (saved requests done or failed).
     rasa_url: str = "http://localhost:5005"
     rasa_token: str = field(default="", repr=False)
+    # DEMO_AUTO_CONFIRM_PAYMENTS=1 (make run only): the embedded PMS takes a guest's
+    # "I paid" as payment. Off by default: a staff payment check decides (issue #9).
+    demo_auto_confirm_payments: bool = False
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -100,6 +103,7 @@ class Settings:
             pms_breaker_redis_url=_env("PMS_BREAKER_REDIS_URL") or _env("REDIS_URL"),
             rasa_url=(_env("RASA_URL") or cls.rasa_url).rstrip("/"),
             rasa_token=_env("RASA_TOKEN"),
+            demo_auto_confirm_payments=_env("DEMO_AUTO_CONFIRM_PAYMENTS", "0") == "1",
         )
         if backend == "qloapps" and not (settings.qloapps_url and settings.qloapps_api_key):
             raise ConfigError("PMS_BACKEND=qloapps needs QLOAPPS_URL and QLOAPPS_API_KEY")

@@ -17,7 +17,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.business_hours import desk_status, is_urgent
 from actions.context import hotel_for, hotel_now, language_of, latest_text
 from actions.hotel_info import describe_opening
-from actions.staff_requests import record_staff_request
+from actions.request_limits import record_guest_request
 
 FALLBACKS_BEFORE_HANDOFF = 2
 
@@ -28,7 +28,7 @@ async def hand_over(dispatcher: CollectingDispatcher, tracker: Tracker, kind: st
     urgent = is_urgent(text, hotel)
     now = hotel_now(hotel)
     status = desk_status(hotel, now)
-    await record_staff_request(kind, tracker.sender_id, text, urgent=urgent)
+    await record_guest_request(kind, tracker.sender_id, text, urgent=urgent)  # limited per sender and overall
     if urgent:
         dispatcher.utter_message(response="utter_handoff_urgent", emergency_phone=hotel.emergency_phone)
         return [ConversationPaused()]
@@ -82,8 +82,8 @@ class ActionReportIssue(Action):
         hotel = hotel_for(tracker)
         text = latest_text(tracker)
         urgent = is_urgent(text, hotel)
-        request = await record_staff_request("issue", tracker.sender_id, text, urgent=urgent)
-        dispatcher.utter_message(response="utter_issue_reported", ticket=f"#{request.id}")
+        request = await record_guest_request("issue", tracker.sender_id, text, urgent=urgent)
+        dispatcher.utter_message(response="utter_issue_reported", ticket=f"#{request.id}" if request else "")
         if urgent:
             dispatcher.utter_message(response="utter_handoff_urgent", emergency_phone=hotel.emergency_phone)
             return [ConversationPaused()]

@@ -8,7 +8,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.booking_ref import booking_in_slot, canonical_reference
+from actions.audit import record_audit
+from actions.booking_ref import booking_in_slot, reference_in_use
 from actions.config import HotelConfig
 from actions.context import hotel_for, hotel_today, language_of, money, show_date, show_time
 from actions.pms.base import Booking, BookingNotFound, BookingStatus, InvalidBookingState, PMSUnavailable
@@ -100,9 +101,8 @@ class ActionConfirmLateCheckout(Action):
         if tracker.get_slot("pending_confirmation") != "late_checkout":
             dispatcher.utter_message(response="utter_how_can_help")  # a "yes" to no question
             return done
-        reference = canonical_reference(tracker.get_slot("booking_ref"))
+        reference = await reference_in_use(dispatcher, tracker)
         if reference is None:
-            dispatcher.utter_message(response="utter_booking_ref_invalid")
             return done
         hotel, language = hotel_for(tracker), language_of(tracker)
         try:
@@ -119,6 +119,8 @@ class ActionConfirmLateCheckout(Action):
         if outcome != GRANTED:
             dispatcher.utter_message(response=outcome, **facts)
             return done
+        await record_audit("late_checkout_set", tracker, booking_ref=booking.reference,
+                           details={"until": booking.late_checkout_until, "fee": booking.late_checkout_fee})
         dispatcher.utter_message(
             response="utter_late_checkout_confirmed",
             fee=money(booking.late_checkout_fee or late_checkout_fee(booking, hotel)),

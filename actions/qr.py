@@ -5,12 +5,16 @@ reference, dates and room type (base64url JSON; no guest name, since the token
 also travels in image URLs) and the signature is an
 HMAC-SHA256 of it with ``QR_SECRET``. Reception can verify a scanned code
 offline with the same secret (``verify_token``); nothing is stored, so there is
-nothing to clean up. The PNG is rendered on request by the action server's
-``/qr/<token>.png`` route, which refuses tokens with a bad signature.
+nothing to clean up. A token expires the day after the stay's check-out
+(``verify_token(..., today=...)``). The action server's ``/qr/<token>.png``
+(the guest's image) and ``/verify/<token>`` (reception's scan page) also check
+the booking's current state in the PMS (``check_against_booking``): a
+cancelled booking, or one whose dates changed, makes the code invalid.
 """
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import hmac
 import io
@@ -18,13 +22,16 @@ import json
 
 import segno
 
-from actions.pms.base import Booking
+from actions.pms.base import Booking, BookingStatus
 
 SIGNATURE_BYTES = 16
 
 
+VALID_DAYS_AFTER_CHECKOUT = 1
+
+
 class InvalidToken(ValueError):
-    """The token is malformed or its signature does not match."""
+    """The token is malformed, its signature does not match, it expired or its booking changed."""
 
 
 def _b64(data: bytes) -> str:
@@ -51,7 +58,31 @@ def sign_booking(booking: Booking, secret: str) -> str:
     return f"{payload}.{_signature(payload, secret)}"
 
 
-def verify_token(token: str, secret: str) -> dict:
+def verify_token(token: str, secret: str, today: dt.date | None = None) -> dict:
+    """The token's claims; InvalidToken unless well signed (and, given ``today``, not expired)."""
+    claims = _verified_claims(token, secret)
+    if today is not None:
+        try:
+            checkout = dt.date.fromisoformat(str(claims.get("out")))
+        except ValueError as exc:
+            raise InvalidToken("token without a check-out date") from exc
+        if today > checkout + dt.timedelta(days=VALID_DAYS_AFTER_CHECKOUT):
+            raise InvalidToken("expired (the stay is over)")
+    return claims
+
+
+def check_against_booking(claims: dict, booking: Booking) -> None:
+    """InvalidToken when the booking the token names was cancelled or changed since it was signed."""
+    if booking.status is BookingStatus.CANCELLED:
+        raise InvalidToken("the booking is cancelled")
+    if booking.status is not BookingStatus.CONFIRMED:
+        raise InvalidToken("the booking is not paid")
+    if (claims.get("in"), claims.get("out"), claims.get("room")) != (
+            booking.checkin.isoformat(), booking.checkout.isoformat(), booking.room_type):
+        raise InvalidToken("the booking changed since this code was issued")
+
+
+def _verified_claims(token: str, secret: str) -> dict:
     payload, dot, signature = token.partition(".")
     if not token.isascii():  # hmac would raise UnicodeEncodeError / TypeError instead
         raise InvalidToken("token must be ASCII")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import html
 import logging
 import os
 import zlib
@@ -15,7 +16,7 @@ import zlib
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sanic import Sanic, response
 
-from actions import qr
+from actions import config, qr
 from actions.action_metrics import instrument_webhook
 from actions.config import DEV_QR_SECRET, PROJECT_ROOT, settings
 from actions.pms.gateway import current_breaker
@@ -65,6 +66,37 @@ def guard_webhook(app: Sanic, token: str) -> None:
                 del reply.headers[header]
 
 
+async def _check_code(token: str):
+    """(claims, problem, HTTP status): problem is "" for a code valid right now."""
+    from actions.context import hotel_today
+    from actions.pms.base import BookingNotFound, PMSUnavailable
+    from actions.pms.gateway import gateway
+
+    if len(token) > MAX_TOKEN_LENGTH:
+        return {}, "token too long", 414
+    try:
+        claims = qr.verify_token(token, settings().qr_secret, today=hotel_today(config.hotel()))
+        booking = await gateway().call(gateway().pms.get_booking, str(claims.get("ref", "")))
+        qr.check_against_booking(claims, booking)
+    except qr.InvalidToken as exc:
+        return {}, str(exc), 404
+    except BookingNotFound:
+        return {}, "no such booking", 404
+    except PMSUnavailable:
+        return {}, "the booking system is not answering; try again in a minute", 503
+    return claims, "", 200
+
+
+def _verify_page(claims: dict, problem: str) -> str:
+    if problem:
+        body = f"<h1 style='color:#b00'>INVALID</h1><p>{html.escape(problem)}</p>"
+    else:
+        body = ("<h1 style='color:#070'>VALID</h1>"
+                f"<p>Booking <b>{html.escape(str(claims['ref']))}</b>, {html.escape(str(claims['room']))}, "
+                f"{html.escape(str(claims['in']))} to {html.escape(str(claims['out']))}: paid.</p>")
+    return f"<!doctype html><meta charset=utf-8><title>Check-in code</title>{body}"
+
+
 def create_app() -> Sanic:
     from rasa_sdk.endpoint import create_app as create_sdk_app
 
@@ -78,14 +110,19 @@ def create_app() -> Sanic:
 
     @app.get("/qr/<token:str>")
     async def qr_code(request, token: str):
-        token = token.removesuffix(".png")
-        if len(token) > MAX_TOKEN_LENGTH:
-            return response.json({"error": "token too long"}, status=414)
-        try:
-            qr.verify_token(token, settings().qr_secret)
-        except qr.InvalidToken as exc:
-            return response.json({"error": f"invalid QR token: {exc}"}, status=404)
-        return response.raw(qr.render_png(token), content_type="image/png", headers={"Cache-Control": "private, max-age=86400"})
+        """The guest's QR image: only for a valid, unexpired code of a booking still paid and unchanged."""
+        claims, problem, status = await _check_code(token.removesuffix(".png"))
+        if problem:
+            return response.json({"error": f"invalid QR code: {problem}"}, status=status)
+        return response.raw(qr.render_png(token.removesuffix(".png")), content_type="image/png",
+                            headers={"Cache-Control": "private, max-age=3600"})
+
+    @app.get("/verify/<token:str>")
+    async def verify_code(request, token: str):
+        """Reception's scan page: is this check-in code valid right now?"""
+        claims, problem, status = await _check_code(token.removesuffix(".png"))
+        return response.html(_verify_page(claims, problem), status=200 if not problem else status,
+                             headers={"Cache-Control": "no-store"})
 
     @app.get("/metrics")
     async def metrics(request):

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from sqlalchemy import Column, DateTime, Integer, String, Text, create_engine, inspect, select, update
+from sqlalchemy import Column, DateTime, Integer, String, Text, create_engine, func, inspect, select, update
 from sqlalchemy import text as sql_text
 from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 from sqlalchemy.orm import declarative_base, sessionmaker
@@ -23,7 +23,8 @@ from actions.config import settings
 Base = declarative_base()
 KINDS = ("handoff", "issue", "feedback", "payment_check", "saved_request")
 # columns added after the first release: (name, SQL type) added to older tables on start
-LATER_COLUMNS = (("resolved_at", "TIMESTAMP"), ("resolved_by", "VARCHAR(255)"))
+LATER_COLUMNS = (("resolved_at", "TIMESTAMP"), ("resolved_by", "VARCHAR(255)"),
+                 ("booking_ref", "VARCHAR(32)"), ("media_ref", "VARCHAR(512)"))
 
 
 def _utc_now() -> dt.datetime:
@@ -41,6 +42,9 @@ class StaffRequest(Base):
     created_at = Column(DateTime, nullable=False, default=_utc_now)
     resolved_at = Column(DateTime, nullable=True)
     resolved_by = Column(String(255), nullable=True)
+    # payment checks (INTERFACES item 4): the booking and the receipt the guest sent
+    booking_ref = Column(String(32), nullable=True)
+    media_ref = Column(String(512), nullable=True)  # e.g. whatsapp:<media id>; None for a text notice
 
 
 class StaffRequestStore:
@@ -80,14 +84,24 @@ class StaffRequestStore:
                 if name not in {c["name"] for c in inspect(self._engine).get_columns(StaffRequest.__tablename__)}:
                     raise
 
-    def add(self, kind: str, sender_id: str, text: str, urgent: bool = False) -> StaffRequest:
+    def add(self, kind: str, sender_id: str, text: str, urgent: bool = False,
+            booking_ref: Optional[str] = None, media_ref: Optional[str] = None) -> StaffRequest:
         if kind not in KINDS:
             raise ValueError(f"unknown staff request kind {kind!r}")
         with self._sessions() as session, session.begin():
-            request = StaffRequest(kind=kind, sender_id=sender_id, text=text[:4000], urgent=int(urgent))
+            request = StaffRequest(kind=kind, sender_id=sender_id, text=text[:4000], urgent=int(urgent),
+                                   booking_ref=booking_ref, media_ref=(media_ref or None) and media_ref[:512])
             session.add(request)
             session.flush()
             return request
+
+    def count_since(self, since: dt.datetime, sender_id: Optional[str] = None) -> int:
+        """Requests created since ``since`` (naive UTC), all or one sender's (actions/request_limits.py)."""
+        query = select(func.count(StaffRequest.id)).where(StaffRequest.created_at >= since)
+        if sender_id is not None:
+            query = query.where(StaffRequest.sender_id == sender_id)
+        with self._sessions() as session:
+            return int(session.execute(query).scalar_one())
 
     def open_requests(self, kind: Optional[str] = None) -> list[StaffRequest]:
         with self._sessions() as session:
@@ -134,6 +148,7 @@ def use_store(replacement: Optional[StaffRequestStore]) -> None:
     _store = replacement
 
 
-async def record_staff_request(kind: str, sender_id: str, text: str, urgent: bool = False) -> StaffRequest:
+async def record_staff_request(kind: str, sender_id: str, text: str, urgent: bool = False,
+                               booking_ref: Optional[str] = None, media_ref: Optional[str] = None) -> StaffRequest:
     """Store a request without blocking the action server's event loop."""
-    return await asyncio.to_thread(lambda: store().add(kind, sender_id, text, urgent))
+    return await asyncio.to_thread(lambda: store().add(kind, sender_id, text, urgent, booking_ref, media_ref))

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import hmac
 import inspect
+import json
 import logging
 import os
 import re
@@ -56,9 +57,14 @@ from core.settings import ConfigError
 logger = logging.getLogger(__name__)
 
 SUPPORTED_RASA = "3.6.21"
-TOO_LONG_RESPONSE = "utter_message_too_long"
+TOO_LONG_RESPONSE = "utter_message_too_long"  # sent as response="utter_message_too_long"
 URGENT_ACTION = "action_handoff"
 ALWAYS_ALLOWED_COMMANDS = ("/restart",)
+# Payloads the channels build themselves (connectors/whatsapp: a receipt photo, a shared
+# location): allowed with at most these entities, short string values. Typing one
+# gives no more than saying "I paid for BK100002" or "where are you?".
+CHANNEL_PAYLOADS = {"hotel_location": frozenset(), "payment_confirmation": frozenset({"booking_ref"})}
+MAX_ENTITY_CHARS = 40
 BUTTONS_LOOKBACK_EVENTS = 200  # how far back an offered button still counts
 REST_SENDER = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 
@@ -115,12 +121,28 @@ def offered_payloads(events: Iterable[Dict[str, Any]]) -> set[str]:
     return payloads
 
 
+def _channel_payload(text: str) -> bool:
+    intent = command_intent(text)
+    if intent not in CHANNEL_PAYLOADS:
+        return False
+    rest = text.strip()[1 + len(intent):]
+    if not rest:
+        return True
+    try:
+        entities = json.loads(rest)
+    except ValueError:
+        return False
+    return (isinstance(entities, dict) and set(entities) <= CHANNEL_PAYLOADS[intent]
+            and all(isinstance(v, str) and len(v) <= MAX_ENTITY_CHARS for v in entities.values()))
+
+
 def command_allowed(text: str, offered: set[str]) -> bool:
-    """A '/...' text is honoured only as a button the bot offered (or /restart); never EXTERNAL_*."""
+    """A '/...' text is honoured only as a button the bot offered, /restart or a
+    channel payload (CHANNEL_PAYLOADS); never EXTERNAL_*."""
     if command_intent(text).upper().startswith("EXTERNAL_"):
         return False
     stripped = text.strip()
-    return stripped in ALWAYS_ALLOWED_COMMANDS or stripped in offered
+    return stripped in ALWAYS_ALLOWED_COMMANDS or stripped in offered or _channel_payload(stripped)
 
 
 def neutralised(text: str) -> str:
@@ -270,6 +292,10 @@ def _install_input_guard() -> None:
             return await _refuse_long_message(self, message)
         if _is_urgent(text, message.metadata):
             return await _urgent_turn(self, message)
+        from journey.rasa_turn import is_opt_out, opt_out_turn  # "baja"/"stop": the journey's opt-out
+
+        if is_opt_out(text):
+            return await opt_out_turn(self, message)
         return await original_handle(self, message)
 
     async def _handle_message_with_tracker(self, message, tracker) -> None:

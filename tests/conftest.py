@@ -11,7 +11,9 @@ import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import config, context
+from actions import booking_access, config, context
+from actions.booking_access import AccessStore
+from actions.booking_ref import canonical_reference
 from actions.pms.gateway import PMSGateway, build_breaker, use_gateway
 from actions.pms.local import LocalPMS
 from actions.staff_requests import StaffRequestStore, use_store
@@ -61,9 +63,11 @@ def action_backends(request, monkeypatch, tmp_path):
     request.getfixturevalue("now")
     use_gateway(PMSGateway(pms, build_breaker(fail_max=3, reset_timeout=60)))
     use_store(store)
+    booking_access.use_store(AccessStore(f"sqlite:///{tmp_path / 'assistant.sqlite3'}"))
     yield
     use_gateway(None)
     use_store(None)
+    booking_access.use_store(None)
 
 
 def make_tracker(
@@ -75,10 +79,21 @@ def make_tracker(
     sender_id: str = "guest-1",
     active_loop: Optional[str] = None,
     language: str = "es",
+    verified: bool = True,
+    metadata: Optional[Dict[str, Any]] = None,
 ) -> Tracker:
+    """``verified``: the conversation already proved the booking in its booking_ref
+    slot is the guest's (a grant in the test's own access store, actions/booking_access.py);
+    False for a stranger who only knows the reference."""
     all_slots = {"language": language, "requested_slot": None}
     all_slots.update(slots or {})
+    reference = canonical_reference(all_slots.get("booking_ref"))
+    if verified and reference and booking_access.current_store() is not None:
+        if not booking_access.current_store().granted(sender_id, reference):
+            booking_access.current_store().grant(sender_id, reference)
     latest = {"text": text, "intent": {"name": intent, "confidence": 0.99}, "entities": entities or []}
+    if metadata is not None:
+        latest["metadata"] = metadata
     return Tracker(
         sender_id=sender_id,
         slots=all_slots,

@@ -40,7 +40,9 @@ def build_pms(config: Settings) -> PMS:
         )
     from actions.pms.local import LocalPMS
 
-    return LocalPMS(config.pms_database_url, media_base_url=config.public_url)
+    # a guest's "I paid" is a notice for staff unless the explicit demo setting is on (issue #9)
+    return LocalPMS(config.pms_database_url, media_base_url=config.public_url,
+                    auto_confirm_payments=config.demo_auto_confirm_payments)
 
 
 class PMSGateway:

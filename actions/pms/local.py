@@ -102,7 +102,7 @@ class LocalPMS(PMS):
         *,
         media_base_url: str = "http://localhost:5055",
         currency: str = "EUR",
-        auto_confirm_payments: bool = True,
+        auto_confirm_payments: bool = False,
         clock: Callable[[], dt.date] = dt.date.today,
         seed: bool = True,
         limits: StayLimits = StayLimits(),

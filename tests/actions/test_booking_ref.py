@@ -43,7 +43,7 @@ def test_form_names_match_the_domain(domain):
     for form_class in FORMS:
         form = form_class()
         assert form.name() in domain["actions"]
-        assert domain["forms"][form.form_name()]["required_slots"] == ["booking_ref"]
+        assert domain["forms"][form.form_name()]["required_slots"] == ["booking_ref", "verify_surname", "verify_checkin"]
 
 
 @pytest.mark.parametrize("form_class", FORMS)
@@ -79,12 +79,12 @@ async def test_malformed_reference():
     assert [m["response"] for m in dispatcher.messages] == ["utter_booking_ref_invalid"]
 
 
-async def test_unknown_reference():
+async def test_unknown_reference_is_not_told_apart_from_a_strangers_booking():
+    """Issue #9: whether a reference exists is not said before the second factor."""
     dispatcher = CollectingDispatcher()
     result = await ValidatePaymentForm().validate_booking_ref("BK999999", dispatcher, make_tracker(), {})
-    assert result == {"booking_ref": None}
-    assert dispatcher.messages[0]["response"] == "utter_booking_not_found"
-    assert dispatcher.messages[0]["booking_ref"] == "BK999999"
+    assert result == {"booking_ref": "BK999999"}
+    assert dispatcher.messages == []
 
 
 async def test_form_run_with_the_real_domain(domain):
@@ -93,10 +93,15 @@ async def test_form_run_with_the_real_domain(domain):
     assert result.slot("booking_ref") == "BK100001"
     assert result.responses == []
 
-    tracker = make_tracker(slots={"requested_slot": "booking_ref"}, text="BK999999", active_loop="status_form")
+    # unknown (or someone else's): the same verification question, nothing about the booking
+    tracker = make_tracker(slots={"requested_slot": "booking_ref"}, text="BK999999", active_loop="status_form", verified=False)
     result = await run_action(ValidateStatusForm(), tracker, domain)
-    assert result.slot("booking_ref") is None
-    assert result.responses == ["utter_booking_not_found"]
+    assert result.slot("booking_ref") == "BK999999"
+    assert result.responses == []
+    after = make_tracker(slots={"booking_ref": "BK999999"}, active_loop="status_form", verified=False)
+    slots = await ValidateStatusForm().required_slots(["booking_ref", "verify_surname", "verify_checkin"],
+                                                      CollectingDispatcher(), after, domain)
+    assert slots == ["booking_ref", "verify_surname", "verify_checkin"]  # Rasa asks utter_ask_verify_surname next
 
 
 async def test_booking_ref_entity_is_validated_even_when_not_asked(domain):

@@ -21,6 +21,14 @@ def pay_tracker(reference="BK100002", **kwargs):
     return make_tracker(slots={"booking_ref": reference}, intent="payment_confirmation", sender_id="guest-42", **kwargs)
 
 
+@pytest.fixture
+def demo_pms(tmp_path):
+    """The embedded PMS with the demo setting (DEMO_AUTO_CONFIRM_PAYMENTS=1, make run): "I paid" is payment."""
+    demo = LocalPMS(f"sqlite:///{tmp_path / 'demo.sqlite3'}", clock=lambda: TODAY, auto_confirm_payments=True)
+    use_gateway(PMSGateway(demo, build_breaker(fail_max=3, reset_timeout=60)))
+    return demo
+
+
 def token_from_url(url: str) -> str:
     config = settings()
     assert url.startswith(f"{config.public_url}/qr/")
@@ -29,12 +37,12 @@ def token_from_url(url: str) -> str:
     return match.group("token")
 
 
-async def test_payment_confirms_and_sends_a_verifiable_qr(pms, staff_store):
+async def test_payment_confirms_and_sends_a_verifiable_qr(demo_pms, staff_store):
     result = await run_action(ActionConfirmPayment(), pay_tracker())
     assert result.responses == ["utter_payment_confirmed_qr"]
     message = result.message("utter_payment_confirmed_qr")
     assert message["reference"] == "BK100002"
-    assert pms.get_booking("BK100002").status is BookingStatus.CONFIRMED
+    assert demo_pms.get_booking("BK100002").status is BookingStatus.CONFIRMED
 
     token = token_from_url(message["image"])
     assert message["custom"] == {"qr": {"reference": "BK100002", "token": token}}
@@ -45,7 +53,7 @@ async def test_payment_confirms_and_sends_a_verifiable_qr(pms, staff_store):
     assert staff_store.open_requests() == []  # nothing for staff to check
 
 
-async def test_the_qr_image_decodes_to_the_token():
+async def test_the_qr_image_decodes_to_the_token(demo_pms):
     zxingcpp = pytest.importorskip("zxingcpp")
     from PIL import Image
 
@@ -63,17 +71,17 @@ async def test_already_paid_booking_gets_its_qr_again(pms):
     assert pms.get_booking("BK100001").is_paid
 
 
-async def test_payment_pending_review_records_a_staff_request(tmp_path, staff_store):
-    manual = LocalPMS(f"sqlite:///{tmp_path / 'manual.sqlite3'}", clock=lambda: TODAY, auto_confirm_payments=False)
-    use_gateway(PMSGateway(manual, build_breaker(fail_max=3, reset_timeout=60)))
-    result = await run_action(ActionConfirmPayment(), pay_tracker())
-    assert result.responses == ["utter_payment_under_review"]
-    assert result.message("utter_payment_under_review")["reference"] == "BK100002"
-    assert manual.get_booking("BK100002").status is BookingStatus.PENDING_PAYMENT
+async def test_payment_notice_records_a_staff_payment_check(pms, staff_store):
+    """The default (issue #9): "I paid" is a notice for reception, not a payment."""
+    receipt = {"whatsapp": {"media": {"id": "media-778", "mime_type": "image/jpeg"}}}
+    result = await run_action(ActionConfirmPayment(), pay_tracker(metadata=receipt))
+    assert result.responses == ["utter_payment_notice_received"]
+    assert result.message("utter_payment_notice_received")["reference"] == "BK100002"
+    assert pms.get_booking("BK100002").status is BookingStatus.PENDING_PAYMENT
     requests = staff_store.open_requests("payment_check")
     assert len(requests) == 1
     assert requests[0].sender_id == "guest-42"
-    assert "BK100002" in requests[0].text
+    assert (requests[0].booking_ref, requests[0].media_ref) == ("BK100002", "whatsapp:media-778")
     assert not requests[0].urgent
     assert result.messages[0]["image"] is None and result.messages[0]["custom"] == {}  # no QR before the money is seen
 

@@ -211,14 +211,15 @@ def test_stay_in_progress_can_be_cancelled(pms):
 
 
 # --- payments -----------------------------------------------------------------------------
-def test_confirm_payment_auto_confirms(pms):
+def test_confirm_payment_auto_confirms_only_in_the_demo_setting(tmp_path):
+    pms = LocalPMS(f"sqlite:///{tmp_path / 'demo.sqlite3'}", clock=lambda: TODAY, auto_confirm_payments=True)
     booking = pms.confirm_payment("BK100002")
     assert booking.status is BookingStatus.CONFIRMED and booking.is_paid
     assert pms.get_booking("BK100002").is_paid
 
 
-def test_confirm_payment_without_auto_confirm_stays_pending(tmp_path):
-    pms = LocalPMS(f"sqlite:///{tmp_path / 'manual.sqlite3'}", clock=lambda: TODAY, auto_confirm_payments=False)
+def test_confirm_payment_by_default_stays_pending(pms):
+    """Issue #9: a guest's "I paid" is a notice; staff confirm the payment."""
     booking = pms.confirm_payment("BK100002")
     assert booking.status is BookingStatus.PENDING_PAYMENT
     assert not pms.get_booking("BK100002").is_paid
