@@ -6,8 +6,10 @@ credentials.yml::
 
 Modules, one job each: ``config`` (typed settings), ``oauth`` (refresh-token
 grant), ``api`` (Gmail REST client with retries), ``normalise`` (MIME ->
-clean text), ``compose`` (threaded reply MIME), ``outbound`` (a turn's bot
-messages -> one reply), ``store`` (replied/claim dedup in Redis or memory),
+body text), ``reply_text`` (body -> what the guest wrote), ``compose`` (threaded
+reply MIME), ``thread_reply`` (reply in a guest's thread: the public way to write
+to an e-mail guest), ``outbound`` (a turn's bot messages -> one reply; proactive
+messages -> replies in the thread), ``store`` (replied/claim dedup in Redis or memory),
 ``deadletter`` (failed sends), ``poller`` (the mailbox loop), ``channel``
 (the Rasa input channel wiring them together).
 """

@@ -11,8 +11,9 @@
     GET  {base}/gmail/v1/users/{user}/history?startHistoryId=&historyTypes=messageAdded&labelId=
                                                    -> {"history": [{"id", "messagesAdded": [{"message"}]}], "historyId", "nextPageToken"}
 
-Retries 429, 5xx and connection errors with exponential backoff (honouring
-``Retry-After``); on 401 the access token is renewed once. The token only
+Retries 429, 5xx and connection errors with the project's retry policy
+(dlq/retry.py: exponential backoff, ``Retry-After`` honoured, capped at
+30 s, ±20 % jitter); on 401 the access token is renewed once. The token only
 travels in the Authorization header and is never logged.
 """
 from __future__ import annotations
@@ -21,7 +22,6 @@ import asyncio
 import base64
 import json
 import logging
-import random
 from typing import Any, Awaitable, Callable, Dict, List, Optional
 from urllib.parse import quote
 
@@ -29,6 +29,7 @@ import aiohttp
 
 from connectors.gmail.oauth import TokenError, TokenProvider
 from connectors.http_body import read_bounded
+from dlq.retry import RetryPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ class GmailClient:
     ) -> None:
         self.base = f"{api_url.rstrip('/')}/gmail/v1/users/{quote(user_id, safe='@')}"
         self.tokens = tokens
-        self.retries, self.retry_base = retries, retry_base_seconds
+        self.retry = RetryPolicy(retries, retry_base_seconds, max_delay=MAX_RETRY_AFTER_SECONDS, jitter=0.2)
         self.timeout = aiohttp.ClientTimeout(total=timeout_seconds)
         self._sleep = sleep
         self._session: Optional[aiohttp.ClientSession] = None
@@ -172,21 +173,28 @@ class GmailClient:
 
     async def request(self, method: str, path: str, max_bytes: int = 64 * 1024 * 1024, **kwargs: Any) -> Dict[str, Any]:
         renewed = False
-        for number in range(self.retries + 1):
+
+        async def attempt() -> Dict[str, Any]:
+            nonlocal renewed
             try:
                 return await self._once(method, path, max_bytes, **kwargs)
             except GmailError as exc:
-                if exc.status == 401 and not renewed:
-                    self.tokens.invalidate()
-                    renewed = True
-                    continue
-                if not exc.retryable or number == self.retries:
+                if exc.status != 401 or renewed:
                     raise
-                delay = exc.retry_after or self.retry_base * (2**number)
-                delay = min(delay, MAX_RETRY_AFTER_SECONDS) * random.uniform(0.8, 1.2)
-                logger.warning("Gmail %s %s failed (%s); retry %d/%d in %.2fs", method, path, exc, number + 1, self.retries, delay)
-                await self._sleep(delay)
-        raise GmailError(401, "unauthorized after renewing the access token")
+                renewed = True  # an expired or revoked access token: a new one, once, at once
+                self.tokens.invalidate()
+                return await self._once(method, path, max_bytes, **kwargs)
+
+        def log_retry(exc: BaseException, number: int, delay: float) -> None:
+            logger.warning("Gmail %s %s failed (%s); retry %d/%d in %.2fs", method, path, exc, number,
+                           self.retry.retries, delay)
+
+        return await self.retry.call(
+            attempt,
+            retryable=lambda exc: isinstance(exc, GmailError) and exc.retryable,
+            delay_hint=lambda exc: getattr(exc, "retry_after", None) or None,
+            on_retry=log_retry, sleep=self._sleep,
+        )
 
     async def _once(self, method: str, path: str, max_bytes: int, **kwargs: Any) -> Dict[str, Any]:
         try:

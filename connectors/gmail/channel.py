@@ -16,15 +16,16 @@ from __future__ import annotations
 import hmac
 import logging
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional, Text
 
 import yaml
-from rasa.core.channels.channel import InputChannel, UserMessage
+from rasa.core.channels.channel import UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from connectors import action_retry, channel_dlq, channel_metrics, strict_tracker_store
+from connectors import channel_metrics
+from connectors.channel_base import ChannelInput, OnNewMessage
 from connectors.gmail import compose, normalise
 from connectors.gmail.api import GmailClient, GmailError, ResponseTooLarge, b64url_decode
 from connectors.gmail.config import ConfigError, GmailConfig
@@ -48,30 +49,25 @@ EMPTY = (
 )
 ATTACHMENTS_SKIPPED = "(Adjuntos no leídos / Attachments not read: {names})"
 
-OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
 CHANNEL = "gmail"
 SENT, QUEUED, NOTHING, DROPPED = "sent", "queued", "nothing", "dropped"  # what deliver() did
-
-
-class AgentNotReady(RuntimeError):
-    """Rasa has no model loaded yet: a recovered mail must wait."""
 
 
 class MailBusy(RuntimeError):
     """Another poller (process) holds the mail right now."""
 
 
-class GmailInput(InputChannel):
+class GmailInput(ChannelInput):
+    """The shared channel parts (listeners, dead-letter queue hookup, agent-ready check,
+    action-server retry) come from connectors/channel_base.py."""
+
     @classmethod
     def name(cls) -> Text:
         return "gmail"
 
     @classmethod
-    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "GmailInput":
-        channel = cls(GmailConfig.from_sources(credentials))
-        if channel.config.enabled:
-            action_retry.install()
-        return channel
+    def config_from(cls, credentials: Optional[Dict[Text, Any]]) -> GmailConfig:
+        return GmailConfig.from_sources(credentials)
 
     def __init__(self, config: GmailConfig, client: Optional[GmailClient] = None, store=None) -> None:
         self.config = config
@@ -79,9 +75,7 @@ class GmailInput(InputChannel):
         self.client = client or GmailClient(config.api_url, config.user_id, tokens, config.send_retries,
                                             config.retry_base_seconds, config.http_timeout_seconds)
         self.store = store or build_store(config.redis_url, config.redis_prefix, config.dedup_ttl_seconds)
-        self.queue = None  # the process's dead-letter queue, from server start
-        self._on_new_message: Optional[OnNewMessage] = None
-        self._app = None
+        self.queue = None  # the process's dead-letter queue, from server start (ChannelInput.wire)
         self.poller = Poller(self, config.poll_seconds, config.max_messages_per_poll)
         self.sync = MailboxSync(self.client, self._search_query, config.push_topic, config.watch_renew_seconds)
         self.address = config.address
@@ -105,7 +99,6 @@ class GmailInput(InputChannel):
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
         hook = Blueprint("gmail_webhook", __name__)
-        self._on_new_message = on_new_message
 
         @hook.route("/", methods=["GET"])
         async def health(request: Request) -> HTTPResponse:
@@ -127,33 +120,19 @@ class GmailInput(InputChannel):
             self.poller.wake.set()  # the notification only says "something changed": poll
             return response.json({"status": "ok"})
 
-        @hook.listener("after_server_start")
-        async def start(app, loop) -> None:
-            self._app = app
+        async def started(app, loop) -> None:
             if self.config.enabled:  # after Rasa's agent is loaded: a mail is never handed to no model
-                strict_tracker_store.install(getattr(app.ctx, "agent", None))
                 self.poller.start(on_new_message)
 
-        @hook.listener("before_server_stop")
-        async def stop(app, loop) -> None:
+        async def stopping(app, loop) -> None:
             await self.poller.stop()
 
-        @hook.listener("after_server_stop")
-        async def close(app, loop) -> None:
-            await self.client.close()
-            await self.store.close()
-
-        if self.config.enabled:
-            channel_dlq.attach(
-                hook,
-                handlers=lambda: {KIND_SEND: self._resend, KIND_INBOUND: self._recover},
-                on_open=self._use_queue,
-                on_permanent=self._permanent,
-            )
+        self.wire(
+            hook, on_new_message,
+            dead_letter_handlers=lambda: {KIND_SEND: self._resend, KIND_INBOUND: self._recover},
+            on_permanent=self._permanent, started=started, stopping=stopping, closeables=(self.client, self.store),
+        )
         return hook
-
-    def _use_queue(self, queue) -> None:
-        self.queue = queue
 
     # -- one message --------------------------------------------------------------
 
@@ -353,12 +332,8 @@ class GmailInput(InputChannel):
         await self.store.mark_replied(str(payload["gmail_id"]))
 
     async def _recover(self, entry) -> None:
-        agent = getattr(getattr(self._app, "ctx", None), "agent", None)
-        if agent is not None and not agent.is_ready():
-            raise AgentNotReady("no model loaded yet")
-        on_new_message = self._on_new_message
-        assert on_new_message is not None, "the blueprint was not built"
-        await self.handle(str(entry.payload["gmail_id"]), on_new_message, recovering=True)
+        self.require_agent_ready()
+        await self.handle(str(entry.payload["gmail_id"]), self.on_new_message, recovering=True)
 
     async def _permanent(self, entry) -> None:
         what = "reply" if entry.kind == KIND_SEND else "mail"

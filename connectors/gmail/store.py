@@ -8,6 +8,8 @@ Redis it survives restarts; the in-process store only covers this process.
 from working on one message at once. ``put_offered`` / ``offered`` keep the
 buttons of the last reply to a guest (answered by number in the next mail),
 so any Rasa process sharing Redis, or a restarted one, understands "2".
+While Redis is unreachable the records live in this process's memory
+(``FallbackStore``, the channels' shared one in connectors/channel_base.py).
 """
 from __future__ import annotations
 
@@ -15,7 +17,9 @@ import json
 import logging
 import time
 from collections import OrderedDict
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
+
+from connectors import channel_base
 
 logger = logging.getLogger(__name__)
 
@@ -77,58 +81,39 @@ class MemoryStore:
 
 
 class RedisStore:
-    """Redis, falling back to memory (with one warning per outage) when unreachable."""
+    """The same records in Redis, shared by every Rasa process (and kept across restarts).
+    Raises on a Redis error: ``FallbackStore`` decides what happens then."""
 
     def __init__(self, url: str, prefix: str, ttl: int, client=None) -> None:
         import redis.asyncio as redis_asyncio
 
         self.prefix, self.ttl = prefix, ttl
         self.client = client or redis_asyncio.from_url(url, socket_timeout=2, socket_connect_timeout=2)
-        self.memory = MemoryStore(ttl)
-        self.degraded = False
 
     def key(self, kind: str, message_id: str) -> str:
         return f"{self.prefix}:{kind}:{message_id}"
 
-    async def _redis(self, call, fallback):
-        try:
-            result = await call()
-        except Exception as exc:  # RedisError, OSError, timeouts
-            if not self.degraded:
-                logger.warning("Redis unavailable (%s); Gmail dedup is in-process until it is back", type(exc).__name__)
-            self.degraded = True
-            return await fallback()
-        self.degraded = False
-        return result
-
     async def claim(self, message_id: str) -> bool:
-        return bool(await self._redis(
-            lambda: self.client.set(self.key("claim", message_id), b"1", nx=True, ex=CLAIM_SECONDS),
-            lambda: self.memory.claim(message_id),
-        ))
+        return bool(await self.client.set(self.key("claim", message_id), b"1", nx=True, ex=CLAIM_SECONDS))
 
     async def release(self, message_id: str) -> None:
-        await self.memory.release(message_id)
-        await self._redis(lambda: self.client.delete(self.key("claim", message_id)), _none)
+        await self.client.delete(self.key("claim", message_id))
 
     async def replied(self, message_id: str) -> bool:
-        if await self.memory.replied(message_id):
-            return True
-        return bool(await self._redis(lambda: self.client.exists(self.key("replied", message_id)), _false))
+        return bool(await self.client.exists(self.key("replied", message_id)))
 
     async def mark_replied(self, message_id: str) -> None:
-        await self.memory.mark_replied(message_id)
-        await self._redis(lambda: self.client.set(self.key("replied", message_id), b"1", ex=max(1, self.ttl)), _none)
+        await self.client.set(self.key("replied", message_id), b"1", ex=max(1, self.ttl))
 
     async def put_offered(self, sender: str, buttons: Buttons) -> None:
-        await self.memory.put_offered(sender, buttons)
         data = json.dumps(buttons, ensure_ascii=False).encode("utf-8")
-        await self._redis(lambda: self.client.set(self.key("offered", sender), data, ex=OFFERED_SECONDS), _none)
+        await self.client.set(self.key("offered", sender), data, ex=OFFERED_SECONDS)
 
-    async def offered(self, sender: str) -> Buttons:
-        data = await self._redis(lambda: self.client.get(self.key("offered", sender)), _none)
+    async def offered(self, sender: str) -> Optional[Buttons]:
+        """None when Redis has no record (the fallback's memory may know)."""
+        data = await self.client.get(self.key("offered", sender))
         if data is None:
-            return await self.memory.offered(sender)
+            return None
         try:
             buttons = json.loads(data)
         except ValueError:
@@ -136,19 +121,40 @@ class RedisStore:
         return [b for b in buttons if isinstance(b, dict)] if isinstance(buttons, list) else []
 
     async def close(self) -> None:
-        try:
-            await self.client.close()
-        except Exception:
-            pass
+        await self.client.close()
 
 
-async def _none() -> None:
-    return None
+class FallbackStore(channel_base.FallbackStore):
+    """Redis first; on a Redis error, this process's memory (connectors/channel_base.py).
+    "Replied" records and offered buttons are also kept in memory, so that an outage
+    later still knows them; claims live in Redis alone while it is up."""
 
+    def __init__(self, primary: RedisStore, fallback: MemoryStore) -> None:
+        super().__init__(primary, fallback, what="Gmail channel")
 
-async def _false() -> bool:
-    return False
+    async def claim(self, message_id: str) -> bool:
+        return bool(await self.call("claim", message_id))
+
+    async def release(self, message_id: str) -> None:
+        await self.fallback.release(message_id)  # a claim taken in memory during an outage
+        await self.call("release", message_id)
+
+    async def replied(self, message_id: str) -> bool:
+        return await self.fallback.replied(message_id) or bool(await self.call("replied", message_id))
+
+    async def mark_replied(self, message_id: str) -> None:
+        await self.fallback.mark_replied(message_id)
+        await self.call("mark_replied", message_id)
+
+    async def put_offered(self, sender: str, buttons: Buttons) -> None:
+        await self.fallback.put_offered(sender, buttons)
+        await self.call("put_offered", sender, buttons)
+
+    async def offered(self, sender: str) -> Buttons:
+        buttons = await self.call("offered", sender)
+        return buttons if buttons is not None else await self.fallback.offered(sender)
 
 
 def build_store(redis_url: str, prefix: str, ttl: int):
-    return RedisStore(redis_url, prefix, ttl) if redis_url else MemoryStore(ttl)
+    memory = MemoryStore(ttl)
+    return FallbackStore(RedisStore(redis_url, prefix, ttl), memory) if redis_url else memory
