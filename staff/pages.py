@@ -24,12 +24,13 @@ body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;b
 header{background:#1f3a5f;color:#fff;display:flex;align-items:center;gap:1.5rem;padding:.6rem 1.2rem}
 header a{color:#fff;text-decoration:none;font-weight:600}header a.here{text-decoration:underline}
 header .who{margin-left:auto;display:flex;gap:.6rem;align-items:center}
-main{padding:1rem 1.2rem;max-width:1200px}
+main{padding:1rem 1.2rem;max-width:1500px}
 h1{font-size:1.3rem;margin:.3rem 0 1rem}h2{font-size:1.1rem;margin:1.4rem 0 .5rem}
 table{border-collapse:collapse;width:100%;background:#fff;font-size:.92rem}
 th,td{border-bottom:1px solid #dde1e7;padding:.45rem .55rem;text-align:left;vertical-align:top}
 th{background:#e9edf2;font-weight:600}
-td.text{max-width:28rem;overflow-wrap:anywhere}
+td.text{max-width:28rem;min-width:9rem;overflow-wrap:break-word}
+td.actions{min-width:8.5rem}.actions input{width:8rem;font:inherit;font-size:.85rem}
 .badge{display:inline-block;border-radius:.6rem;padding:.05rem .5rem;font-size:.8rem;font-weight:600}
 .paused{background:#ffe2b8;color:#7a4300}.bot{background:#d7f0dc;color:#14532d}.unknown{background:#e5e7eb}
 .urgent{background:#fecaca;color:#7f1d1d}
@@ -348,7 +349,7 @@ def handoffs_body(requests: Sequence[OpenRequest], csrf: str, zone: ZoneInfo, me
             f"<td>{esc(r.conversation.channel if r.conversation and r.conversation.channel else '-')}</td>"
             f'<td>{state_badge(r.conversation.paused if r.conversation else None)}</td>'
             f'<td>{esc(assignees.get(r.sender_id, "-"))}</td>'
-            f'<td class="text">{esc(shorten(r.text, 200))}</td><td>{" ".join(actions)}</td></tr>'
+            f'<td class="text">{esc(shorten(r.text, 200))}</td><td class="actions">{" ".join(actions)}</td></tr>'
         )
     return flash(message, error) + (
         "<table id=\"handoffs\"><thead><tr><th>Request</th><th>Kind</th><th>Created</th><th>Waiting</th><th>Hotel</th>"
