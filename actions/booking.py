@@ -1,6 +1,7 @@
 """Availability, new reservations, booking status and cancellation."""
 from __future__ import annotations
 
+import logging
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
@@ -11,11 +12,13 @@ from rasa_sdk.forms import FormValidationAction
 from actions import booking_access
 from actions.audit import record_audit
 from actions.booking_ref import booking_in_slot, reference_in_use
-from actions.context import count_phrase, hotel_for, hotel_today, language_of, money, show_date
+from actions.context import count_phrase, hotel_for, hotel_today, language_of, latest_text, money, show_date
+from actions.guest_contact import guest_phone, needs_phone, parse_phone
 from actions.pms.base import (
     ROOM_TYPE_CODES,
     Booking,
     BookingNotFound,
+    BookingRejected,
     BookingRequest,
     BookingStatus,
     InvalidBookingState,
@@ -23,7 +26,7 @@ from actions.pms.base import (
     NoAvailability,
     PMSUnavailable,
 )
-from actions.pms.gateway import gateway
+from actions.pms.gateway import PMSGateway, gateway
 from actions.saved_requests import CANCEL_BOOKING, CREATE_BOOKING, booking_payload, new_request_id, save_request
 from actions.stay_form import GuestNameMixin, StayFormMixin, not_understood, stay_from_slots
 
@@ -41,19 +44,26 @@ STATUS_TEXT = {
     },
 }
 STAY_SLOTS = ("checkin", "checkout", "guests", "room_type", "guest_name")
+logger = logging.getLogger(__name__)
 
 
-async def room_names(language: str) -> Dict[str, str]:
+def pms_gateway(tracker: Tracker) -> PMSGateway:
+    """The gateway of the PMS this conversation's hotel books in."""
+    return gateway(hotel_for(tracker).id)
+
+
+async def room_names(language: str, hotel_id: str | None = None) -> Dict[str, str]:
+    pms = gateway(hotel_id)
     try:
-        rooms = await gateway().call(gateway().pms.list_room_types, language)
+        rooms = await pms.call(pms.pms.list_room_types, language)
     except PMSUnavailable:
         return {}
     return {room.code: room.name for room in rooms}
 
 
-async def booking_facts(booking: Booking, language: str) -> Dict[str, Any]:
+async def booking_facts(booking: Booking, language: str, hotel_id: str | None = None) -> Dict[str, Any]:
     """Template variables describing a booking in the guest's language."""
-    names = await room_names(language)
+    names = await room_names(language, hotel_id)
     return dict(
         reference=booking.reference,
         guest_name=booking.guest_name,
@@ -77,6 +87,28 @@ class ValidateReservationForm(GuestNameMixin, StayFormMixin, FormValidationActio
     def name(self) -> Text:
         return "validate_reservation_form"
 
+    async def required_slots(self, domain_slots, dispatcher, tracker, domain) -> List[Text]:
+        """The domain's slots; the phone number only when the hotel's PMS needs one
+        and the channel gave none (an e-mail guest booking in QloApps)."""
+        slots = list(await super().required_slots(domain_slots, dispatcher, tracker, domain))
+        if "guest_phone" in slots and not needs_phone(tracker, hotel_for(tracker)):
+            slots.remove("guest_phone")
+        return slots
+
+    async def extract_guest_phone(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> Dict[Text, Any]:
+        """The guest's answer while the form asks for the phone (a custom mapping:
+        a from_text condition on a slot the domain's form does not list is refused)."""
+        if tracker.get_slot("requested_slot") != "guest_phone" or tracker.active_loop_name != "reservation_form":
+            return {}
+        return {"guest_phone": latest_text(tracker)}
+
+    async def validate_guest_phone(self, value, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> Dict[Text, Any]:
+        phone = parse_phone(str(value or "")[:40])
+        if phone is None:
+            dispatcher.utter_message(response="utter_phone_not_understood")
+            return {"guest_phone": None}
+        return {"guest_phone": phone}
+
     async def validate_room_type(self, value, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> Dict[Text, Any]:
         code = str(value or "").lower()
         if code not in ROOM_TYPES:
@@ -84,7 +116,7 @@ class ValidateReservationForm(GuestNameMixin, StayFormMixin, FormValidationActio
             return {"room_type": None}
         guests = int(tracker.get_slot("guests") or 0)
         try:
-            rooms = await gateway().call(gateway().pms.list_room_types, language_of(tracker))
+            rooms = await pms_gateway(tracker).call(pms_gateway(tracker).pms.list_room_types, language_of(tracker))
         except PMSUnavailable:
             return {"room_type": code}  # capacity is checked again when booking
         room = next((r for r in rooms if r.code == code), None)
@@ -110,7 +142,8 @@ class ActionCheckAvailability(Action):
         stay = dict(checkin=show_date(checkin, language), checkout=show_date(checkout, language), guests=guests,
                     guests_text=count_phrase(guests, "guest", language))
         try:
-            options = await gateway().call(gateway().pms.check_availability, checkin, checkout, guests, language)
+            pms = pms_gateway(tracker)
+            options = await pms.call(pms.pms.check_availability, checkin, checkout, guests, language)
         except InvalidStay:  # out of the hotel's bounds (past, beyond the horizon, too many nights or guests)
             dispatcher.utter_message(response="utter_date_not_understood")
             return []
@@ -152,16 +185,26 @@ class ActionCreateBooking(Action):
             checkout=checkout,
             guests=guests,
             contact=tracker.sender_id,
+            phone=guest_phone(tracker),
             request_id=new_request_id(),
         )
         stay_done = [SlotSet(slot, None) for slot in STAY_SLOTS]
         try:
-            booking = await gateway().call(gateway().pms.create_booking, request)
+            pms = pms_gateway(tracker)
+            booking = await pms.call(pms.pms.create_booking, request)
         except InvalidStay:  # a stay or name the forms would not have let through
             dispatcher.utter_message(response="utter_date_not_understood")
             return stay_done
+        except BookingRejected as exc:
+            # the PMS refused these data for good: retrying cannot help, the guest can
+            logger.warning("booking refused by the PMS (%s): %s", exc.field, exc)
+            if exc.field == "phone":
+                dispatcher.utter_message(response="utter_booking_refused_phone")
+                return [SlotSet("guest_phone", None)]
+            dispatcher.utter_message(response="utter_booking_refused")
+            return []
         except NoAvailability:
-            names = await room_names(language)
+            names = await room_names(language, hotel_for(tracker).id)
             dispatcher.utter_message(response="utter_room_taken", room_name=names.get(request.room_type, request.room_type))
             return [SlotSet("room_type", None)]
         except PMSUnavailable as exc:
@@ -175,7 +218,8 @@ class ActionCreateBooking(Action):
         await booking_access.remember(tracker.sender_id, booking.reference)  # this conversation made it
         await record_audit("booking_created", tracker, booking_ref=booking.reference, details={
             "room_type": booking.room_type, "checkin": booking.checkin, "checkout": booking.checkout, "guests": booking.guests})
-        dispatcher.utter_message(response="utter_booking_created", **await booking_facts(booking, language))
+        dispatcher.utter_message(response="utter_booking_created",
+                                 **await booking_facts(booking, language, hotel_for(tracker).id))
         return [SlotSet("booking_ref", booking.reference)] + stay_done
 
 
@@ -186,7 +230,8 @@ class ActionReservationStatus(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> List[EventType]:
         booking = await booking_in_slot(dispatcher, tracker)
         if booking is not None:
-            dispatcher.utter_message(response="utter_booking_status", **await booking_facts(booking, language_of(tracker)))
+            dispatcher.utter_message(response="utter_booking_status",
+                                     **await booking_facts(booking, language_of(tracker), hotel_for(tracker).id))
         return []
 
 
@@ -201,7 +246,7 @@ class ActionOfferCancellation(Action):
         booking = await booking_in_slot(dispatcher, tracker)
         if booking is None:
             return [SlotSet("pending_confirmation", None)]
-        facts = await booking_facts(booking, language_of(tracker))
+        facts = await booking_facts(booking, language_of(tracker), hotel_for(tracker).id)
         if booking.status is BookingStatus.CANCELLED or booking.checkout <= hotel_today(hotel_for(tracker)):
             dispatcher.utter_message(response="utter_cannot_cancel", **facts)
             return [SlotSet("pending_confirmation", None)]
@@ -222,7 +267,8 @@ class ActionCancelReservation(Action):
         if reference is None:
             return done
         try:
-            booking = await gateway().call(gateway().pms.cancel_booking, reference)
+            pms = pms_gateway(tracker)
+            booking = await pms.call(pms.pms.cancel_booking, reference)
         except InvalidBookingState:
             dispatcher.utter_message(response="utter_cannot_cancel", reference=reference)
             return done

@@ -38,6 +38,14 @@ def _int_map(name: str) -> dict[str, int]:
     return result
 
 
+def _int_list(name: str) -> tuple[int, ...]:
+    """'1, 5' -> (1, 5)."""
+    parts = [part.strip() for part in _env(name).split(",") if part.strip()]
+    if not all(part.isdigit() for part in parts):
+        raise ConfigError(f"{name}: expected numbers separated by commas, got {_env(name)!r}")
+    return tuple(int(part) for part in parts)
+
+
 def _number(name: str, default: float, kind: type = int, minimum: float = 0) -> float:
     """A numeric variable (``kind`` int or float) of at least ``minimum``."""
     raw = _env(name)
@@ -64,6 +72,8 @@ class Settings:
     qloapps_hotel_id: int = 1
     qloapps_room_types: Mapping[str, int] = field(default_factory=dict)  # our code -> QloApps room type id
     qloapps_language_ids: Mapping[str, int] = field(default_factory=dict)  # "es" -> QloApps language id
+    qloapps_auto_services: tuple[int, ...] = ()  # QloApps service ids sent with every booking (docs/qloapps.md)
+    qloapps_fallback_phone: str = ""  # sent when a guest has no phone number
     qr_secret: str = field(default=DEV_QR_SECRET, repr=False)
     public_url: str = "http://localhost:5055"  # where guests' clients fetch QR/photos
     hotel_config_path: Path = PROJECT_ROOT / "hotel.yml"
@@ -93,6 +103,8 @@ class Settings:
             qloapps_hotel_id=int(_env("QLOAPPS_HOTEL_ID", "1")),
             qloapps_room_types=_int_map("QLOAPPS_ROOM_TYPES"),
             qloapps_language_ids=_int_map("QLOAPPS_LANGUAGE_IDS"),
+            qloapps_auto_services=_int_list("QLOAPPS_AUTO_SERVICES"),
+            qloapps_fallback_phone=_env("QLOAPPS_FALLBACK_PHONE"),
             qr_secret=_env("QR_SECRET") or DEV_QR_SECRET,
             public_url=(_env("ACTION_SERVER_PUBLIC_URL") or cls.public_url).rstrip("/"),
             hotel_config_path=Path(_env("HOTEL_CONFIG") or cls.hotel_config_path),
@@ -108,6 +120,79 @@ class Settings:
         if backend == "qloapps" and not (settings.qloapps_url and settings.qloapps_api_key):
             raise ConfigError("PMS_BACKEND=qloapps needs QLOAPPS_URL and QLOAPPS_API_KEY")
         return settings
+
+
+DEFAULT_PMS_KEY = "default"
+
+
+@dataclass(frozen=True)
+class PMSConfig:
+    """The PMS a hotel books in: a hotel file's ``pms:`` block, or the process-wide
+    settings (``PMS_BACKEND``, ``QLOAPPS_*``). ``key`` names its gateway and its
+    circuit breaker: one of each per PMS (actions/pms/gateway.py)."""
+
+    key: str = DEFAULT_PMS_KEY
+    backend: str = "local"  # local | qloapps
+    database_url: str = ""
+    url: str = ""
+    api_key: str = field(default="", repr=False)
+    hotel_id: int = 1  # the hotel inside the PMS (QloApps id_hotel)
+    room_types: Mapping[str, int] = field(default_factory=dict)
+    language_ids: Mapping[str, int] = field(default_factory=dict)
+    auto_services: tuple[int, ...] = ()
+    fallback_phone: str = ""
+    phone_required: bool = False  # QloApps' PS_ONE_PHONE_AT_LEAST (on by default there)
+
+    @classmethod
+    def from_settings(cls, config: "Settings") -> "PMSConfig":
+        return cls(
+            backend=config.pms_backend, database_url=config.pms_database_url, url=config.qloapps_url,
+            api_key=config.qloapps_api_key, hotel_id=config.qloapps_hotel_id,
+            room_types=dict(config.qloapps_room_types), language_ids=dict(config.qloapps_language_ids),
+            auto_services=tuple(config.qloapps_auto_services), fallback_phone=config.qloapps_fallback_phone,
+            phone_required=config.pms_backend == "qloapps",
+        )
+
+    @classmethod
+    def from_mapping(cls, raw: Mapping, hotel_id: str) -> "PMSConfig":
+        """A hotel file's ``pms:`` block. The webservice key is never in the file:
+        ``api_key_env`` names the environment variable that holds it."""
+        if not isinstance(raw, Mapping):
+            raise ConfigError("pms: expected a mapping")
+        unknown = set(raw) - {"backend", "database_url", "url", "api_key_env", "hotel_id", "room_types",
+                              "language_ids", "auto_services", "fallback_phone", "phone_required"}
+        if unknown:
+            raise ConfigError(f"pms: unknown fields {sorted(unknown)}")
+        backend = str(raw.get("backend", "local")).lower()
+        if backend not in ("local", "qloapps"):
+            raise ConfigError(f"pms.backend must be 'local' or 'qloapps', not {backend!r}")
+
+        def ints(name: str) -> dict[str, int]:
+            value = raw.get(name) or {}
+            if not isinstance(value, Mapping) or not all(str(v).isdigit() for v in value.values()):
+                raise ConfigError(f"pms.{name}: expected code: number pairs")
+            return {str(k): int(v) for k, v in value.items()}
+
+        services = raw.get("auto_services") or []
+        if not isinstance(services, list) or not all(str(v).isdigit() for v in services):
+            raise ConfigError("pms.auto_services: expected a list of QloApps service ids")
+        key_env = str(raw.get("api_key_env") or "")
+        api_key = _env(key_env) if key_env else ""
+        url = str(raw.get("url") or "").rstrip("/")
+        if backend == "qloapps" and not (url and api_key):
+            raise ConfigError(f"pms: the qloapps backend needs url and api_key_env (a set variable), hotel {hotel_id!r}")
+        try:
+            pms_hotel_id = int(raw.get("hotel_id", 1))
+        except (TypeError, ValueError):
+            raise ConfigError("pms.hotel_id: expected a number") from None
+        return cls(
+            key=f"hotel:{hotel_id}", backend=backend,
+            database_url=str(raw.get("database_url") or Settings.pms_database_url),
+            url=url, api_key=api_key, hotel_id=pms_hotel_id, room_types=ints("room_types"),
+            language_ids=ints("language_ids"), auto_services=tuple(int(v) for v in services),
+            fallback_phone=str(raw.get("fallback_phone") or ""),
+            phone_required=bool(raw.get("phone_required", backend == "qloapps")),
+        )
 
 
 def _parse_clock(value: str, where: str) -> dt.time:
@@ -147,6 +232,7 @@ class HotelConfig:
     urgent_keywords: Mapping[str, tuple[str, ...]]
     policies: Policies
     review_links: Mapping[str, str]
+    pms: PMSConfig | None = None  # None: the process-wide PMS (Settings)
 
     @property
     def maps_url(self) -> str:
@@ -197,6 +283,7 @@ class HotelConfig:
                 },
                 policies=policies,
                 review_links=dict(raw.get("review_links") or {}),
+                pms=PMSConfig.from_mapping(raw["pms"], str(raw["id"])) if raw.get("pms") is not None else None,
             )
         except KeyError as exc:
             raise ConfigError(f"hotel config is missing {exc.args[0]!r}") from exc
@@ -227,6 +314,11 @@ def hotels() -> dict[str, HotelConfig]:
     if not loaded:
         raise ConfigError(f"no hotel configuration in {path}")
     return loaded
+
+
+def pms_config(config: HotelConfig) -> PMSConfig:
+    """The PMS ``config``'s bookings go to."""
+    return config.pms if config.pms is not None else PMSConfig.from_settings(settings())
 
 
 def hotel(hotel_id: str | None = None) -> HotelConfig:

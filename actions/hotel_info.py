@@ -23,7 +23,8 @@ class ActionShowRoomOptions(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> List[EventType]:
         language = language_of(tracker)
         try:
-            rooms = await gateway().call(gateway().pms.list_room_types, language)
+            pms = gateway(hotel_for(tracker).id)
+            rooms = await pms.call(pms.pms.list_room_types, language)
         except PMSUnavailable:
             dispatcher.utter_message(response="utter_pms_unavailable")
             return []

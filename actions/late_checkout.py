@@ -47,7 +47,8 @@ class ActionOfferLateCheckout(Action):
             dispatcher.utter_message(response="utter_late_checkout_not_possible", **facts)
             return no_offer
         try:
-            available = await gateway().call(gateway().pms.late_checkout_available, booking.reference)
+            pms = gateway(hotel.id)
+            available = await pms.call(pms.pms.late_checkout_available, booking.reference)
         except PMSUnavailable:
             dispatcher.utter_message(response="utter_pms_unavailable")
             return no_offer
@@ -77,17 +78,18 @@ async def grant_late_checkout(reference: str, hotel: HotelConfig) -> Tuple[str, 
     (NOT_POSSIBLE | UNAVAILABLE, booking). A booking that already has it is
     GRANTED without a second write (a retry whose first attempt got through).
     Raises BookingNotFound and PMSUnavailable."""
-    pms = gateway().pms
-    booking = await gateway().call(pms.get_booking, reference)
+    gw = gateway(hotel.id)  # the PMS this hotel books in
+    pms = gw.pms
+    booking = await gw.call(pms.get_booking, reference)
     until = hotel.policies.late_checkout_until
     if booking.late_checkout_until == until and booking.status is not BookingStatus.CANCELLED:
         return GRANTED, booking
     if booking.status is BookingStatus.CANCELLED or booking.checkout < hotel_today(hotel):
         return NOT_POSSIBLE, booking
     try:
-        if not await gateway().call(pms.late_checkout_available, booking.reference):
+        if not await gw.call(pms.late_checkout_available, booking.reference):
             return UNAVAILABLE, booking
-        return GRANTED, await gateway().call(pms.set_late_checkout, booking.reference, until, late_checkout_fee(booking, hotel))
+        return GRANTED, await gw.call(pms.set_late_checkout, booking.reference, until, late_checkout_fee(booking, hotel))
     except (InvalidBookingState, BookingNotFound):
         return NOT_POSSIBLE, booking
 

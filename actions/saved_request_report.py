@@ -51,13 +51,13 @@ class ActionReportSavedRequest(Action):
         if kind == CANCEL_BOOKING:
             dispatcher.utter_message(response="utter_saved_cancellation_done", reference=reference)
             return [SlotSet("booking_ref", reference)]
-        booking = await self._booking(reference)
+        booking = await self._booking(reference, hotel_for(tracker).id)
         if booking is None:  # done, but the details cannot be read right now
             dispatcher.utter_message(response="utter_saved_request_done", reference=reference)
             return [SlotSet("booking_ref", reference)]
         language = language_of(tracker)
         if kind == CREATE_BOOKING:
-            dispatcher.utter_message(response="utter_saved_booking_created", **await booking_facts(booking, language))
+            dispatcher.utter_message(response="utter_saved_booking_created", **await booking_facts(booking, language, hotel_for(tracker).id))
         else:
             dispatcher.utter_message(
                 response="utter_saved_late_checkout_done",
@@ -68,10 +68,11 @@ class ActionReportSavedRequest(Action):
         return [SlotSet("booking_ref", booking.reference)]
 
     @staticmethod
-    async def _booking(reference: Optional[str]) -> Optional[Booking]:
+    async def _booking(reference: Optional[str], hotel_id: str) -> Optional[Booking]:
         if reference is None:
             return None
+        pms = gateway(hotel_id)
         try:
-            return await gateway().call(gateway().pms.get_booking, reference)
+            return await pms.call(pms.pms.get_booking, reference)
         except (BookingNotFound, PMSUnavailable):
             return None

@@ -26,7 +26,7 @@ from typing import Any, Dict, Optional
 from actions import config
 from actions.config import Settings
 from actions.late_checkout import GRANTED, grant_late_checkout
-from actions.pms.base import BookingNotFound, BookingStatus, InvalidBookingState, NoAvailability
+from actions.pms.base import BookingNotFound, BookingRejected, BookingStatus, InvalidBookingState, NoAvailability
 from actions.pms.gateway import gateway
 from actions.rasa_api import RasaAPI, RasaAPIError
 from actions.saved_requests import (
@@ -75,9 +75,12 @@ class SavedRequestHandlers:
     async def create_booking(self, entry) -> None:
         try:
             request = booking_request_from(entry.payload)
-            booking = await gateway().call(gateway().pms.create_booking, request)
+            pms = gateway(entry.payload.get("hotel_id"))  # the PMS of the guest's hotel
+            booking = await pms.call(pms.pms.create_booking, request)
         except NoAvailability:
             raise PermanentFailure("NoAvailability: the room type is full for those dates now") from None
+        except BookingRejected as exc:  # the PMS refuses these data for good
+            raise PermanentFailure(f"BookingRejected ({exc.field}): {exc}") from None
         except (KeyError, ValueError) as exc:
             raise PermanentFailure(f"{type(exc).__name__}: {exc}") from None
         logger.info("saved booking %s done: %s", entry.id, booking.reference)
@@ -85,12 +88,13 @@ class SavedRequestHandlers:
 
     async def cancel_booking(self, entry) -> None:
         reference = self._reference(entry)
+        pms = gateway(entry.payload.get("hotel_id"))
         try:
-            await gateway().call(gateway().pms.cancel_booking, reference)
+            await pms.call(pms.pms.cancel_booking, reference)
         except BookingNotFound:
             raise PermanentFailure(f"BookingNotFound: {reference}") from None
         except InvalidBookingState as exc:
-            booking = await gateway().call(gateway().pms.get_booking, reference)
+            booking = await pms.call(pms.pms.get_booking, reference)
             if booking.status is not BookingStatus.CANCELLED:  # the stay is over
                 raise PermanentFailure(f"InvalidBookingState: {exc}") from None
             # already cancelled: an earlier attempt (or reception) did it

@@ -60,6 +60,7 @@ def booking_payload(request: BookingRequest) -> Dict[str, Any]:
         "checkout": request.checkout.isoformat(),
         "guests": request.guests,
         "contact": request.contact,
+        "phone": request.phone,
     }
 
 
@@ -72,6 +73,7 @@ def booking_request_from(payload: Dict[str, Any]) -> BookingRequest:
         checkout=dt.date.fromisoformat(payload["checkout"]),
         guests=int(payload["guests"]),
         contact=str(payload.get("contact") or ""),
+        phone=str(payload.get("phone") or ""),
         request_id=str(payload["request_id"]),
         replay=True,
     )

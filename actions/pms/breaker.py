@@ -179,6 +179,7 @@ def build_breaker(
     redis_url: str = "",
     namespace: str = DEFAULT_NAMESPACE,
     listeners: Iterable[pybreaker.CircuitBreakerListener] = (),
+    name: str = "pms",
 ) -> pybreaker.CircuitBreaker:
     """The PMS breaker: state in Redis when ``redis_url`` is given, else in memory.
     Its state changes feed the ``pms_circuit_breaker_state`` gauge."""
@@ -189,7 +190,7 @@ def build_breaker(
         exclude=list(BUSINESS_OUTCOMES),
         listeners=[BreakerStateListener(), *listeners],
         state_storage=storage,
-        name="pms",
+        name=name,  # "pms": the process-wide PMS; "pms:hotel:<id>": a hotel's own PMS
     )
 
 

@@ -1,9 +1,12 @@
-"""How actions reach the PMS: one backend per process, every call run in a
-worker thread (the PMS interface is blocking) and behind the circuit breaker
-of ``actions.pms.breaker`` (state shared through Redis when configured).
+"""How actions reach the PMS: one gateway per PMS (``gateway(hotel_id)``: a
+hotel file may name its own PMS, others share the process-wide one), every call
+run in a worker thread (the PMS interface is blocking) and behind that PMS's
+circuit breaker (``actions.pms.breaker``, state shared through Redis when
+configured), so one hotel's PMS being down never stops another's.
 
-Business outcomes (BookingNotFound, NoAvailability, InvalidBookingState) are
-answers, not failures: they do not trip the breaker. When the breaker is open
+Business outcomes (BookingNotFound, NoAvailability, InvalidBookingState,
+BookingRejected: the PMS refused the data for good) are answers, not failures:
+they do not trip the breaker and are never saved for retry. When the breaker is open
 calls fail fast with PMSUnavailable. Every call is counted and timed
 (``actions.pms.metrics``).
 """
@@ -16,10 +19,11 @@ from typing import Callable, TypeVar
 
 import pybreaker
 
-from actions.config import Settings, settings
+from actions import config as app_config
+from actions.config import DEFAULT_PMS_KEY, PMSConfig, settings
 from actions.pms import metrics
 from actions.pms.base import PMS, PMSUnavailable, StayLimits, check_booking_request, check_stay
-from actions.pms.breaker import BUSINESS_OUTCOMES, breaker_from_settings, build_breaker
+from actions.pms.breaker import BUSINESS_OUTCOMES, DEFAULT_NAMESPACE, breaker_from_settings, build_breaker
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -27,22 +31,38 @@ T = TypeVar("T")
 __all__ = ["BUSINESS_OUTCOMES", "PMSGateway", "build_breaker", "build_pms", "current_breaker", "gateway", "use_gateway"]
 
 
-def build_pms(config: Settings) -> PMS:
-    if config.pms_backend == "qloapps":
+def build_pms(pms: PMSConfig) -> PMS:
+    if pms.backend == "qloapps":
         from actions.pms.qloapps import QloAppsPMS
 
         return QloAppsPMS(
-            config.qloapps_url,
-            config.qloapps_api_key,
-            hotel_id=config.qloapps_hotel_id,
-            room_type_map=config.qloapps_room_types or None,
-            language_ids=config.qloapps_language_ids or None,
+            pms.url,
+            pms.api_key,
+            hotel_id=pms.hotel_id,
+            room_type_map=pms.room_types or None,
+            language_ids=pms.language_ids or None,
+            auto_services=pms.auto_services,
+            fallback_phone=pms.fallback_phone,
         )
     from actions.pms.local import LocalPMS
 
     # a guest's "I paid" is a notice for staff unless the explicit demo setting is on (issue #9)
-    return LocalPMS(config.pms_database_url, media_base_url=config.public_url,
-                    auto_confirm_payments=config.demo_auto_confirm_payments)
+    return LocalPMS(pms.database_url, media_base_url=settings().public_url,
+                    auto_confirm_payments=settings().demo_auto_confirm_payments)
+
+
+def breaker_for(pms: PMSConfig) -> pybreaker.CircuitBreaker:
+    """The PMS's own breaker; the process-wide PMS keeps the historical namespace."""
+    if pms.key == DEFAULT_PMS_KEY:
+        return current_breaker()
+    config = settings()
+    return build_breaker(
+        fail_max=config.pms_breaker_fail_max,
+        reset_timeout=config.pms_breaker_reset_seconds,
+        redis_url=config.pms_breaker_redis_url,
+        namespace=f"{DEFAULT_NAMESPACE}:{pms.key}",
+        name=f"pms:{pms.key}",
+    )
 
 
 class PMSGateway:
@@ -116,7 +136,7 @@ def check_input(method: Callable, args: tuple, kwargs: dict) -> None:
         check_stay(values[0], values[1], values[2], today, limits)
 
 
-_current: PMSGateway | None = None
+_gateways: dict[str, PMSGateway] = {}  # PMSConfig.key -> its gateway
 _breaker: pybreaker.CircuitBreaker | None = None
 
 
@@ -124,30 +144,45 @@ def current_breaker() -> pybreaker.CircuitBreaker:
     """The breaker of the process-wide gateway; built from the settings without
     touching the PMS when there is no gateway yet (for ``GET /metrics``)."""
     global _breaker
-    if _current is not None:
-        return _current.breaker
+    if DEFAULT_PMS_KEY in _gateways:
+        return _gateways[DEFAULT_PMS_KEY].breaker
     if _breaker is None:
         _breaker = breaker_from_settings(settings())
     return _breaker
 
 
-def gateway() -> PMSGateway:
-    """The process-wide gateway, built from the environment on first use.
-    Raises PMSUnavailable (and tries again next time) when the backend cannot
-    even be set up, e.g. the embedded PMS's database is unreachable at start."""
-    global _current
-    if _current is None:
-        config = settings()
+def gateway(hotel_id: str | None = None) -> PMSGateway:
+    """The gateway of the PMS the hotel books in (None or an unknown id: the
+    first configured hotel's), built on first use. Raises PMSUnavailable (and
+    tries again next time) when the backend cannot even be set up, e.g. the
+    embedded PMS's database is unreachable at start."""
+    pms_config = _pms_config(hotel_id)
+    current = _gateways.get(pms_config.key)
+    if current is None:
         try:
-            pms = build_pms(config)
+            pms = build_pms(pms_config)
         except Exception as exc:
-            logger.error("the %s PMS backend could not be set up: %s", config.pms_backend, type(exc).__name__)
+            logger.error("the %s PMS backend (%s) could not be set up: %s", pms_config.backend, pms_config.key,
+                         type(exc).__name__)
             raise PMSUnavailable(f"PMS backend not set up: {type(exc).__name__}") from exc
-        _current = PMSGateway(pms, current_breaker())
-    return _current
+        current = _gateways.setdefault(pms_config.key, PMSGateway(pms, breaker_for(pms_config)))
+    return current
 
 
-def use_gateway(replacement: PMSGateway | None) -> None:
-    """Swap the process-wide gateway (tests; None rebuilds from settings)."""
-    global _current
-    _current = replacement
+def _pms_config(hotel_id: str | None) -> PMSConfig:
+    try:
+        return app_config.pms_config(app_config.hotel(hotel_id))
+    except FileNotFoundError:  # no hotel file (some tools): the process-wide PMS
+        return PMSConfig.from_settings(settings())
+
+
+def use_gateway(replacement: PMSGateway | None, hotel_id: str | None = None) -> None:
+    """Swap the gateway of a hotel's PMS, by default the process-wide one (tests;
+    None: rebuilt from the configuration on next use)."""
+    key = DEFAULT_PMS_KEY if hotel_id is None else _pms_config(hotel_id).key
+    if replacement is None:
+        _gateways.pop(key, None)
+        if hotel_id is None:  # forget every PMS (configuration may have changed)
+            _gateways.clear()
+    else:
+        _gateways[key] = replacement

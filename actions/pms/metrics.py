@@ -14,6 +14,10 @@ STATE_CODES = {pybreaker.STATE_CLOSED: 0, pybreaker.STATE_OPEN: 1, pybreaker.STA
 CALL_RESULTS = ("success", "failure", "rejected", "business")
 
 BREAKER_STATE = Gauge("pms_circuit_breaker_state", "PMS circuit breaker state: 0 closed, 1 open, 2 half-open")
+# One series per PMS when hotels book in their own PMS (the gauge above follows the process-wide one).
+BREAKER_STATE_BY_PMS = Gauge("pms_circuit_breaker_state_by_pms",
+                             "Circuit breaker state of each PMS: 0 closed, 1 open, 2 half-open", ["pms"])
+DEFAULT_BREAKER = "pms"
 BREAKER_CALLS = Counter(
     "pms_circuit_breaker_calls",
     "PMS calls through the circuit breaker by operation and result "
@@ -34,17 +38,19 @@ def record_call(operation: str, result: str) -> None:
     BREAKER_CALLS.labels(operation=operation, result=result).inc()
 
 
-def record_state(state_name: str) -> None:
-    BREAKER_STATE.set(STATE_CODES[state_name])
+def record_state(state_name: str, breaker_name: str = DEFAULT_BREAKER) -> None:
+    BREAKER_STATE_BY_PMS.labels(pms=breaker_name).set(STATE_CODES[state_name])
+    if breaker_name == DEFAULT_BREAKER:
+        BREAKER_STATE.set(STATE_CODES[state_name])
 
 
 def observe_breaker(breaker: pybreaker.CircuitBreaker) -> None:
     """Set the gauge from the breaker's storage (Redis when shared). Blocking: call it in a thread."""
-    record_state(breaker.current_state)
+    record_state(breaker.current_state, breaker.name or DEFAULT_BREAKER)
 
 
 class BreakerStateListener(pybreaker.CircuitBreakerListener):
     """Keeps the state gauge right at the moment this process changes the state."""
 
     def state_change(self, cb, old_state, new_state) -> None:
-        record_state(new_state.name)
+        record_state(new_state.name, cb.name or DEFAULT_BREAKER)

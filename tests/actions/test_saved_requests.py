@@ -97,7 +97,7 @@ async def test_new_booking_while_the_pms_is_down_is_saved(broken, saved_queue):
     assert len(payload.pop("request_id")) == 32
     assert payload == {"guest_name": "Ana López", "room_type": "double", "checkin": CHECKIN.isoformat(),
                        "checkout": CHECKOUT.isoformat(), "guests": 2, "contact": "whatsapp:34600111222",
-                       "language": "en", "hotel_id": "demo"}
+                       "phone": "", "language": "en", "hotel_id": "demo"}  # no phone: not a WhatsApp id
 
 
 async def test_cancellation_while_the_pms_is_down_is_saved(broken, saved_queue):

@@ -25,26 +25,25 @@ from actions.pms.base import (
 from actions.pms.qloapps import QloAppsPMS, format_reference, parse_reference
 from tests.fakes.qloapps_server import (
     CUSTOM_STATES,
-    Behaviour,
     FakeQloApps,
 )
 
 STATE_CANCELED = CUSTOM_STATES["PS_OS_CANCELED"]
 STATE_PAYMENT_ACCEPTED = CUSTOM_STATES["PS_OS_PAYMENT_ACCEPTED"]
 STATE_REFUND = CUSTOM_STATES["PS_OS_REFUND"]
-# Until the client handles QloApps' real behaviour, these tests run against a kind shop.
-KIND = Behaviour(False, False, False, False, False, False, False, False)
+# QloApps' defaults (Behaviour()), with renumbered order states so the client must read them.
 
 API_KEY = "QLOKEY7H2M9X4P1Z8W5V3N6B0C2D4F6G"
 TODAY = date(2031, 5, 20)
 IN = date(2031, 6, 1)
 OUT = date(2031, 6, 3)
 ROOM_MAP = {"single": 11, "double": 12, "suite": 13, "family": 14}
+PHONE = "+34600111222"  # QloApps needs one (docs/qloapps.md point 1)
 
 
 @pytest.fixture
 def server():
-    fake = FakeQloApps(api_key=API_KEY, behaviour=KIND, order_states=CUSTOM_STATES).seed_demo().start()
+    fake = FakeQloApps(api_key=API_KEY, order_states=CUSTOM_STATES).seed_demo().start()
     try:
         yield fake
     finally:
@@ -70,8 +69,8 @@ def pms(server):
 
 
 def book(pms: QloAppsPMS, room_type="double", checkin=IN, checkout=OUT, guests=2, name="Ana García",
-         contact="ana@example.com"):
-    return pms.create_booking(BookingRequest(name, room_type, checkin, checkout, guests, contact))
+         contact="ana@example.com", phone=PHONE):
+    return pms.create_booking(BookingRequest(name, room_type, checkin, checkout, guests, contact, phone=phone))
 
 
 def order_id(reference: str) -> int:
@@ -116,6 +115,7 @@ def test_every_request_uses_basic_auth_and_json_output(pms, server):
 
 # -- list_room_types ----------------------------------------------------------------
 def test_list_room_types_localised_with_photos(pms, server):
+    server.behaviour.single_language = False  # a shop with English and Spanish
     rooms = pms.list_room_types("en")
     assert [r.code for r in rooms] == ["single", "double", "family", "suite"]  # ROOM_TYPE_CODES
     single = rooms[0]
@@ -142,7 +142,7 @@ def test_room_types_discovered_by_name_keywords(server):
     # the inactive "Single Economy" (15) and hotel 2's double (21) are ignored
     assert {code: r.name for code, r in rooms.items()} == {
         "single": "Single Room", "double": "Double Room", "suite": "Junior Suite", "family": "Family Room"}
-    booking = client.create_booking(BookingRequest("Ana Ruiz", "suite", IN, OUT, 3, "ana@example.com"))
+    booking = client.create_booking(BookingRequest("Ana Ruiz", "suite", IN, OUT, 3, "ana@example.com", phone=PHONE))
     assert booking.room_type == "suite"
     assert server.orders[order_id(booking.reference)].room_type_id == 13
 
@@ -229,7 +229,7 @@ def test_create_booking(pms, server):
     assert post["booking_status"] == 1 and post["payment_status"] == 3  # new, awaiting payment
     assert "price_details" not in post
     assert post["associations"]["customer_detail"] == {
-        "firstname": "Ana", "lastname": "García", "email": "ana@example.com"}
+        "firstname": "Ana", "lastname": "García", "email": "ana@example.com", "phone": PHONE}
     [room_type] = post["associations"]["room_types"]
     assert room_type["id_room_type"] == 12
     assert (room_type["checkin_date"], room_type["checkout_date"]) == ("2031-06-01", "2031-06-03")
@@ -241,13 +241,13 @@ def test_create_booking(pms, server):
 
 
 def test_create_booking_guest_without_email(pms, server):
-    booking = book(pms, "single", guests=1, name="Cher", contact="+34 600 123 456")
+    booking = book(pms, "single", guests=1, name="Cher", contact="+34 600 123 456", phone="")
     assert booking.guest_name == "Cher"
     customer = server.calls("POST", "bookings")[-1].json()["booking"]["associations"]["customer_detail"]
     assert customer["firstname"] == customer["lastname"] == "Cher"
     assert customer["email"].startswith("guest-") and customer["email"].endswith("@guest-assistant.invalid")
     assert customer["phone"] == "+34 600 123 456"
-    again = book(pms, "single", guests=1, name="Cher", contact="+34 600 123 456",
+    again = book(pms, "single", guests=1, name="Cher", contact="+34 600 123 456", phone="",
                  checkin=date(2031, 7, 1), checkout=date(2031, 7, 2))
     assert server.orders[order_id(again.reference)].id_customer == server.orders[order_id(booking.reference)].id_customer
 
@@ -309,7 +309,7 @@ def test_get_booking_not_found(pms, server):
 def test_get_booking_of_another_hotel_is_not_found(server):
     hotel2 = QloAppsPMS(server.base_url, API_KEY, 2, room_type_map={"double": 21}, catalog_ttl=0,
                         clock=lambda: TODAY)
-    other = hotel2.create_booking(BookingRequest("Eva Sanz", "double", IN, OUT, 2, "eva@example.com"))
+    other = hotel2.create_booking(BookingRequest("Eva Sanz", "double", IN, OUT, 2, "eva@example.com", phone=PHONE))
     assert hotel2.get_booking(other.reference).room_type == "double"
     with pytest.raises(BookingNotFound):
         make_pms(server).get_booking(other.reference)
@@ -358,8 +358,9 @@ def test_cancel_booking(pms, server):
     rooms = room_type.pop("rooms")
     assert room_type == {"id_room_type": 13, "checkin_date": "2031-06-01 00:00:00",
                          "checkout_date": "2031-06-03 00:00:00", "number_of_rooms": 1}
-    # the per-room line repeats the room and its services, so QloApps keeps them
-    assert [(r["id_room"], [s["id_service"] for s in r["services"]]) for r in rooms] == [(301, [1])]
+    # the per-room line repeats the room and its services (none here: QloApps dropped the
+    # auto-added fee at booking, see test_qloapps_real_behaviour.py point 3), so QloApps keeps them
+    assert [(r["id_room"], r["services"]) for r in rooms] == [(301, [])]
     assert body["associations"]["customer_detail"]["email"] == "ana@example.com"
     assert server.orders[1].current_state == STATE_CANCELED
     assert pms.get_booking(booking.reference).status is BookingStatus.CANCELLED
@@ -658,7 +659,8 @@ def test_constructor_validation():
 # -- retried bookings (idempotency by request id) ----------------------------------------------
 def saved(request_id: str, replay: bool, room_type="suite", name="Ana García", contact="ana@example.com",
           checkin=IN, checkout=OUT) -> BookingRequest:
-    return BookingRequest(name, room_type, checkin, checkout, 2, contact, request_id=request_id, replay=replay)
+    return BookingRequest(name, room_type, checkin, checkout, 2, contact, phone=PHONE, request_id=request_id,
+                          replay=replay)
 
 
 def test_request_id_travels_in_the_remark(pms, server):

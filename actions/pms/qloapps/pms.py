@@ -116,6 +116,11 @@ class QloAppsPMS(PMS):
     def close(self) -> None:
         self._http.close()
 
+    @property
+    def server_version(self) -> str:
+        """The shop's webservice version (PSWS-Version), once it has answered."""
+        return self._http.server_version
+
     def _request(self, method: str, resource: str, **kwargs: Any) -> Any:
         return self._http.request(method, resource, **kwargs)
 

@@ -54,6 +54,7 @@ class QloAppsTransport:
         self.timeout = timeout
         self._session = session or requests.Session()
         self._owns_session = session is None
+        self.server_version = ""  # PSWS-Version of the last answer (QloApps 1.6.1: "1.6.1.23")
 
     def __repr__(self) -> str:  # never show the key
         return f"QloAppsTransport(base_url={self.base_url!r})"
@@ -101,6 +102,11 @@ class QloAppsTransport:
             logger.warning("%s failed: %s", what, type(exc).__name__)
             raise PMSUnavailable(f"{what} failed: {type(exc).__name__}") from exc
         status = response.status_code
+        version = response.headers.get("PSWS-Version", "")
+        if version and version != self.server_version:
+            if not version.startswith("1.6."):
+                logger.warning("%s: webservice version %s; this client follows QloApps 1.6.1", what, version)
+            self.server_version = version
         logger.debug("%s -> HTTP %s in %.0f ms", what, status, (time.monotonic() - started) * 1000)
         self._raise_for(status, response, what, method, resource)
         if not response.content or not response.content.strip():
