@@ -36,6 +36,12 @@ def register(app) -> None:
         return response.redirect(target, status=302, headers={"Cache-Control": "no-store"})
 
 
+def _build_service():
+    from journey.service import JourneyService
+
+    return JourneyService.from_env()
+
+
 def install(app) -> None:
     """The journey in the action server: the review-link route, and the
     scheduler + retry worker started and stopped with the server (only when a
@@ -44,13 +50,16 @@ def install(app) -> None:
 
     @app.after_server_start
     async def start_journey(app_, loop) -> None:
-        from journey.service import JourneyService
-
+        app_.ctx.journey = None
         try:
-            app_.ctx.journey = JourneyService.from_env()
+            from journey.config import journeys
+
+            if not any(journey.enabled for journey in journeys().values()):
+                return  # the usual case in development: nothing else is imported
+            app_.ctx.journey = await asyncio.to_thread(_build_service)  # heavy imports off the event loop
         except Exception:  # a bad journey setting must not take the action server down
             logger.exception("journey not started")
-            app_.ctx.journey = None
+            return
         if app_.ctx.journey is not None:
             app_.ctx.journey.start()
             logger.info("journey started (tick every %s s)", app_.ctx.journey.tick_seconds)
