@@ -19,7 +19,8 @@ How a body is read, line by line:
 - If they are not quoted (Outlook, Gmail's HTML turned into text), everything
   from the header on is the old message: cut. So are a block of two or more
   "From:/Sent:/To:/Subject:" lines in any of the languages below, an
-  "-----Original Message-----" style separator and a long rule line.
+  "-----Original Message-----" style separator, and a rule of 20 or more
+  characters under the guest's text (clients' separators, list footers).
 - Signatures: a "-- " line and what follows; a short trailing
   "Sent from my iPhone" / "Enviado desde mi Samsung" / "Envoyé depuis mon
   iPhone" / "Get Outlook for Android" line (with a name line just above it);
@@ -80,6 +81,7 @@ FORWARD = re.compile(r"(?:Forward|reenviado|transf[ée]r|Weitergeleitet|Doorgest
                      r"|inoltrato|encaminhada|Пересылаемое)|^\s*Begin forwarded message\s*:", re.I)
 BEGIN_FORWARD = re.compile(r"^\s*(?:Begin forwarded message|Inicio del mensaje reenviado|Début du message réexpédié)\s*:\s*$", re.I)
 RULE = re.compile(r"^\s*(?:[-_=]\s?){8,}\s*$")
+LONG_RULE = re.compile(r"^\s*(?:-{20,}|_{20,}|={20,}|\*{20,})\s*$")
 SIG_DASHES = re.compile(r"^(?:--|-- |—|__)\s*$")
 
 DEVICE_TAIL = r"[\w®™'’. -]{2,40}"
@@ -136,7 +138,7 @@ def reply_text(body: str) -> str:
 def _without_history(lines: List[str]) -> Tuple[List[str], Optional[List[str]]]:
     """The guest's lines; and, when the cut was a forward, the forwarded lines."""
     kept: List[str] = []
-    index = 0
+    index, wrote = 0, False
     while index < len(lines):
         line = lines[index]
         if _quoted(line):
@@ -159,7 +161,10 @@ def _without_history(lines: List[str]) -> Tuple[List[str], Optional[List[str]]]:
             return kept, None
         if RULE.match(line) and _contact_rows(_rows_after(lines, index + 1, 13), at_least=1):
             return kept, None  # a rule, then a short block with an address or a link: a signature or list footer
+        if wrote and LONG_RULE.match(line) and _next_text(lines, index + 1) is not None:
+            return kept, None  # a client's separator (Outlook's 32 underscores, list footers) under the guest's text
         kept.append(line)
+        wrote = wrote or bool(line.strip())
         index += 1
     return kept, None
 

@@ -316,3 +316,9 @@ def test_an_outlook_header_collapsed_onto_one_line():
     body = "Sí, confirmo.\n\nFrom: Hotel [mailto:h@x.com] Sent: Monday, March 3, 2025 10:00 To: Ana Subject: Reserva\n\nold"
     assert reply_text(body) == "Sí, confirmo."
     assert reply_text("From: Madrid, sent: yesterday\nok") == "From: Madrid, sent: yesterday\nok"
+
+
+def test_a_long_rule_under_the_guests_text_starts_the_clients_part_but_never_empties_the_message():
+    assert reply_text("Gracias.\n\n" + "_" * 32 + "\nDe parte de: Hotel\nviejo") == "Gracias."
+    assert reply_text("_" * 32 + "\nQuiero una habitación doble.") == "_" * 32 + "\nQuiero una habitación doble."
+    assert reply_text("Primero:\n----------\nSegundo punto") == "Primero:\n----------\nSegundo punto"  # a short rule stays
