@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional
 
+from actions import booking_access
 from actions.config import HotelConfig
 from actions.pms.base import Booking, BookingNotFound, BookingStatus, PMSUnavailable
 from dlq import PermanentFailure
@@ -217,6 +218,10 @@ class JourneyRunner:
         if row.step == CHECKOUT_MORNING:
             events += [{"event": "slot", "name": "pending_confirmation", "value": "late_checkout"},
                        {"event": "action", "name": "action_offer_late_checkout"}]
+            try:  # the offer went to the booking's own contact: this conversation may confirm it
+                await booking_access.remember(row.conversation_id, row.booking_ref)
+            except Exception:
+                logger.exception("journey: access to %s not recorded for the offer's conversation", row.booking_ref)
         elif row.step == REVIEW_REQUEST:
             events += [{"event": "action", "name": "feedback_form"},
                        {"event": "active_loop", "name": "feedback_form"},

@@ -12,6 +12,7 @@ import pytest
 from rasa.shared.core.events import Event
 from rasa.shared.core.trackers import EventVerbosity
 
+from actions import booking_access
 from actions.config import HotelConfig
 from actions.pms.gateway import PMSGateway, build_breaker
 from actions.pms.local import LocalPMS
@@ -66,7 +67,12 @@ def test_guest_answers_the_checkout_morning_offer_and_the_late_checkout_is_writt
                            feed=LocalBookingFeed(pms, hotel.default_language), pms_call=pms_gateway.call, pms=pms,
                            delivery=JourneyDelivery(outreach), clock=lambda: morning.astimezone(dt.timezone.utc),
                            public_url="http://hotel.test", qr_secret="e2e")
-    report = agent.test_loop.run_until_complete(runner.tick())
+    # the journey records, as the action server would, that this conversation may use the booking
+    booking_access.use_store(booking_access.AccessStore(f"sqlite:///{action_server['workdir'] / 'assistant.sqlite3'}"))
+    try:
+        report = agent.test_loop.run_until_complete(runner.tick())
+    finally:
+        booking_access.use_store(None)
     assert report.sent == 1, report
     [row] = store.list_steps(hotel.id, [SENT])
     assert (row.booking_ref, row.step, row.conversation_id) == ("BK100001", "checkout_morning", guest.sender_id)

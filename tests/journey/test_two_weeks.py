@@ -211,7 +211,7 @@ def test_two_weeks_fifty_bookings_two_workers_every_step_once_at_its_local_time(
                     graph_url=graph.url, graph_token=TOKEN, phone_number_id=PNID, gmail_url=gmail.url,
                     hotel_mail=HOTEL_MAIL, rasa_url=rasa.url, rasa_token=RASA_TOKEN)
         clock_file.write_text(START.isoformat())
-        env = dict(os.environ, JOURNEY_SIM=json.dumps(spec), PYTHONPATH=str(ROOT))
+        env = dict(os.environ, JOURNEY_SIM=json.dumps(spec), PYTHONPATH=str(ROOT), ASSISTANT_DATABASE_URL=url)
         workers = [subprocess.Popen([sys.executable, "-m", "tests.journey.worker_process"], cwd=ROOT, env=env,
                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) for _ in range(2)]
         sent_at = {}  # (reference, step) -> [(tick, bot event)]
@@ -319,6 +319,9 @@ def test_two_weeks_fifty_bookings_two_workers_every_step_once_at_its_local_time(
         with store.engine.connect() as conn:
             sent_rows = conn.execute(text("SELECT count(*) FROM journey_steps WHERE status = :s"), {"s": SENT}).scalar_one()
         assert sent_rows == len(actual)
+        with store.engine.connect() as conn:  # each checkout offer let that conversation confirm it
+            grants = conn.execute(text("SELECT count(*) FROM booking_access_grants")).scalar_one()
+        assert grants == sum(1 for _, step in actual if step == "checkout_morning")
         # the first message to each guest says how to stop them (two steps in the same
         # hour may both say it, one of them surely does); later ones do not
         first_tick = {}
