@@ -11,7 +11,8 @@ embedded PMS; the machine's Redis for dead letters. Two hotels: alice works at
 The guest side is what Rasa and the action server write when a guest asks for
 a person: the guest's message (channel, hotel and Gmail thread in its
 metadata), the bot's answer, the pause, and the handoff staff request.
-Screenshots go to docs/img/ (the ones docs/staff.md shows).
+Screenshots go to results/staff/ (with STAFF_DOCS_SCREENSHOTS=1 to docs/img/,
+the ones docs/staff.md shows).
 """
 from __future__ import annotations
 
@@ -44,7 +45,8 @@ from tests.staff.fakes import QRServer, SMTPSink, WebhookSink
 from tests.staff.test_browser import CHROMEDRIVER, CHROMIUM, CHROMIUM_FLAGS, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
-IMAGES = ROOT / "docs" / "img"
+# STAFF_DOCS_SCREENSHOTS=1 refreshes the screenshots docs/staff.md shows; otherwise they go to results/
+IMAGES = ROOT / ("docs/img" if os.environ.get("STAFF_DOCS_SCREENSHOTS") == "1" else "results/staff")
 PHONE_ID = "1234567890"
 GRAPH_TOKEN = "graph-token-staff-inbox"
 DUTY_PHONE = "34600999000"
