@@ -248,3 +248,35 @@ def test_smtp_settings_are_checked_at_start(password_hashes):
     sender = SMTPSender("smtps://user%40hotel:p%40ss@mail.example", "console@hotel.example")
     assert (sender.host, sender.port, sender.ssl, sender.user, sender.password) == ("mail.example", 465, True, "user@hotel", "p@ss")
     assert "p@ss" not in repr(sender)
+
+
+async def test_payment_check_approve_refused_by_the_pms_sends_nothing_and_reject_needs_a_reason(
+        tmp_path, requests_store, fake_rasa, queue):
+    from actions.pms.base import BookingRequest, InvalidBookingState
+    from actions.pms.gateway import PMSGateway
+    from actions.pms.local import LocalPMS
+    from staff.payments import PaymentCheckError, PaymentDesk
+
+    pms = LocalPMS(f"sqlite:///{tmp_path / 'pms.sqlite3'}")
+    checkin = dt.date.today() + dt.timedelta(days=20)
+    booking = pms.create_booking(BookingRequest("Ana Sol", "double", checkin, checkin + dt.timedelta(days=2), 2))
+    pms.cancel_booking(booking.reference)
+    request = requests_store.add("payment_check", DEV, "I paid", booking_ref=booking.reference)
+    handoff = requests_store.add("handoff", DEV, "a person please")
+    fake_rasa.seed(DEV, [{"event": "user", "text": "I paid", "input_channel": "rest", "timestamp": time.time()}])
+    desk = PaymentDesk(requests_store, Outreach(RasaAPI(fake_rasa.url, RASA_TOKEN), queue=queue),
+                       gateway=PMSGateway(pms), qr_secret="q" * 32, public_url="http://media.example")
+    with pytest.raises(InvalidBookingState):
+        await desk.approve(request.id, "alice")
+    assert fake_rasa.posted(DEV) == [] and requests_store.get(request.id).status == "open"
+    with pytest.raises(PaymentCheckError):
+        await desk.approve(handoff.id, "alice")  # not a payment check
+    with pytest.raises(ValueError):
+        await desk.reject(request.id, "alice", "   ")
+    await desk.reject(request.id, "alice", "the booking was cancelled before the transfer", "en")
+    [message] = fake_rasa.posted(DEV)
+    assert message["text"] == (f"We could not confirm your payment for booking {booking.reference}: "
+                               "the booking was cancelled before the transfer")
+    assert message["metadata"]["author"] == "alice" and requests_store.get(request.id).resolved_by == "alice"
+    with pytest.raises(PaymentCheckError):
+        await desk.reject(request.id, "alice", "again")  # already resolved
