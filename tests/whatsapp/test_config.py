@@ -75,3 +75,14 @@ def test_the_done_marks_use_redis_url_when_the_channel_has_no_redis_of_its_own()
     assert WhatsAppConfig.from_sources(None, own, base_dir=ROOT).redis_url == "redis://other:6379/2"
     with pytest.raises(ConfigError, match="WHATSAPP_TYPING_INDICATOR"):
         WhatsAppConfig.from_sources(None, dict(BASE, WHATSAPP_TYPING_INDICATOR="maybe"), base_dir=ROOT)
+
+
+def test_docker_compose_gives_the_rasa_service_a_redis_for_the_done_marks():
+    import yaml
+
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
+    environment = {str(k): str(v) for k, v in compose["services"]["rasa"]["environment"].items()
+                   if "${" not in str(v)}  # variables left to the operator's .env are unset here
+    environment.update(BASE)  # the four required values, as an operator's .env provides them
+    config = WhatsAppConfig.from_sources(None, environment, base_dir=ROOT)
+    assert config.redis_url.startswith("redis://redis:")
