@@ -80,6 +80,10 @@ SCRIPT = r"""
     var rest = minutes % 60;
     return Math.floor(minutes / 60) + " h " + (rest < 10 ? "0" : "") + rest + " min";
   }
+  function typing() {  // a reason or search half written must not be lost to a reload
+    var el = document.activeElement;
+    return !!(el && (el.tagName === "INPUT" || el.tagName === "TEXTAREA") && el.value);
+  }
   function tick() {
     var now = Date.now() / 1000;
     document.querySelectorAll("[data-since]").forEach(function (el) {
@@ -101,7 +105,7 @@ SCRIPT = r"""
       .then(function (data) {
         if (!data) return;
         if (count) count.textContent = data.waiting;
-        if (isList && initial !== null && String(data.waiting) !== initial) { window.location.reload(); return; }
+        if (isList && initial !== null && String(data.waiting) !== initial && !typing()) { window.location.reload(); return; }
         if (transcript && data.html) {
           transcript.insertAdjacentHTML("beforeend", data.html);
           transcript.setAttribute("data-last", data.last);

@@ -502,7 +502,8 @@ def create_app(
         message, is_error = message_of(request)
         body = pages.handoffs_body(open_requests, signer.csrf_token(request.ctx.staff), zone, message, is_error,
                                    assignees, answered)
-        return await page(request, "Open handoffs and staff requests", body, "handoffs", REFRESH_SECONDS)
+        # no meta refresh: /staff.js reloads the list when the waiting count changes, unless staff are typing
+        return await page(request, "Open handoffs and staff requests", body, "handoffs")
 
     async def payment_request(request: Request, request_id: int):
         found = await asyncio.to_thread(console.requests.get, request_id)
