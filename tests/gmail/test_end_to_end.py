@@ -154,3 +154,32 @@ def test_a_saved_request_notice_reaches_the_email_guest_in_the_same_thread(stack
     assert "la reserva BK100007 ya está cancelada" in body, body
     bot_texts = [e.get("text") or "" for e in stack.tracker(guest)["events"] if e["event"] == "bot"]
     assert any("BK100007" in text for text in bot_texts)  # and the conversation knows it said so
+
+
+def test_a_staff_reply_through_outreach_reaches_the_email_guest_in_the_same_thread(stack):
+    """connectors/outreach.py reads the thread from the metadata this channel wrote into Rasa's tracker."""
+    import asyncio
+
+    from actions.rasa_api import RasaAPI
+    from connectors.outreach import Outreach
+    from tests.gmail.conftest import make_config
+    from tests.gmail.stack import AUTH_TOKEN
+
+    guest = guest_address()
+    sent_mail = mail("¿Podéis llamarme? Es sobre la factura", sender=guest, subject="Factura")
+    stored = stack.gmail.deliver(sent_mail.as_bytes(), thread_id="thread-staff-1")
+    stack.wait_reply(guest)
+
+    async def staff_writes():
+        outreach = Outreach(RasaAPI(stack.rasa_url, AUTH_TOKEN), gmail=make_config(stack.gmail))
+        try:
+            return await outreach.send_to_guest(guest, "Hola, soy Marta de recepción: le llamo en 5 minutos.", author="marta")
+        finally:
+            await outreach.close()
+
+    delivery = asyncio.run(staff_writes())
+    assert delivery.status == "sent" and delivery.channel == "gmail"
+    _, staff_mail = stack.wait_reply(guest, count=2)
+    assert staff_mail["threadId"] == stored.thread_id == "thread-staff-1"
+    assert staff_mail["message"]["In-Reply-To"] == sent_mail["Message-ID"]
+    assert "Marta de recepción" in staff_mail["message"].get_body(("plain",)).get_content()
