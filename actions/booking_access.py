@@ -44,6 +44,8 @@ Base = declarative_base()
 SENDER_LIMIT, SENDER_WINDOW = 5, dt.timedelta(hours=1)
 GLOBAL_LIMIT, GLOBAL_WINDOW = 30, dt.timedelta(minutes=10)
 MIN_PHONE_DIGITS = 8
+# words around a surname in an answer ("mi apellido es García", "it's Smith")
+FILLER_WORDS = frozenset("de del la las los y el mi apellido es son soy me llamo my surname is it its it's the name".split())
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -114,7 +116,7 @@ def is_contact(booking: Booking, conversation_id: str) -> bool:
 def surname_matches(booking: Booking, answer: str) -> bool:
     """The answer names the booking's surname(s) (words of the name after the first one), maybe with the first name."""
     name_words = normalise(booking.guest_name).replace("-", " ").split()
-    answer_words = [w for w in normalise(answer).replace("-", " ").split() if w not in ("de", "del", "la", "y")]
+    answer_words = [w for w in normalise(answer).replace("-", " ").split() if w not in FILLER_WORDS]
     surnames = set(name_words[1:]) - {"de", "del", "la", "y"}
     return bool(set(answer_words) & surnames) and set(answer_words) <= set(name_words)  # the full name too
 

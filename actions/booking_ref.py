@@ -159,14 +159,23 @@ async def booking_in_slot(dispatcher: CollectingDispatcher, tracker: Tracker) ->
 
 
 async def reference_in_use(dispatcher: CollectingDispatcher, tracker: Tracker) -> Optional[str]:
-    """The booking_ref slot's reference when this conversation was shown that booking
-    (booking_in_slot remembered it) or made it; None after saying why not. For the
-    confirm actions, which act on the slot after an offer, even while the PMS is away."""
+    """The booking_ref slot's reference when this conversation may use that booking
+    (shown it before, made it, or is its contact); None after saying why not. For the
+    confirm actions, which act on the slot after an offer (even while the PMS is away,
+    for a booking this conversation was shown)."""
     reference = canonical_reference(tracker.get_slot("booking_ref"))
     if reference is None:
         dispatcher.utter_message(response="utter_booking_ref_invalid")
         return None
-    if not await booking_access.granted(tracker.sender_id, reference):
+    if await booking_access.granted(tracker.sender_id, reference):
+        return reference
+    try:
+        booking = await _booking_or_none(reference)
+    except PMSUnavailable:
+        dispatcher.utter_message(response="utter_pms_unavailable")
+        return None
+    if booking is None or not await booking_access.may_use(booking, tracker.sender_id):
         dispatcher.utter_message(response="utter_booking_access_denied")
         return None
+    await booking_access.remember(tracker.sender_id, reference)
     return reference

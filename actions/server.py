@@ -97,15 +97,8 @@ def _verify_page(claims: dict, problem: str) -> str:
     return f"<!doctype html><meta charset=utf-8><title>Check-in code</title>{body}"
 
 
-def create_app() -> Sanic:
-    from rasa_sdk.endpoint import create_app as create_sdk_app
-
-    token = action_server_token()  # production without ACTION_SERVER_TOKEN stops here
-    if settings().qr_secret == DEV_QR_SECRET and not is_development():
-        raise ConfigError("QR_SECRET must be set when ASSISTANT_ENV=production (it signs check-in codes)")
-    app = create_sdk_app("actions", cors_origins=None)
-    app.config.REQUEST_MAX_SIZE = MAX_BODY_BYTES
-    guard_webhook(app, token)
+def add_media_routes(app: Sanic) -> None:
+    """What guests' and reception's browsers fetch: room photos, QR images, the scan page."""
     app.static("/static", str(PROJECT_ROOT / "static"), name="static")
 
     @app.get("/qr/<token:str>")
@@ -123,6 +116,34 @@ def create_app() -> Sanic:
         claims, problem, status = await _check_code(token.removesuffix(".png"))
         return response.html(_verify_page(claims, problem), status=200 if not problem else status,
                              headers={"Cache-Control": "no-store"})
+
+
+def create_media_app() -> Sanic:
+    """The public face (``--media-only``): photos, QR codes and the verify page, nothing
+    else (no /webhook, no /metrics): the one port docker-compose publishes."""
+    if settings().qr_secret == DEV_QR_SECRET and not is_development():
+        raise ConfigError("QR_SECRET must be set when ASSISTANT_ENV=production (it signs check-in codes)")
+    app = Sanic("guest_media", configure_logging=False)
+    app.config.REQUEST_MAX_SIZE = 64 * 1024
+
+    @app.get("/health")
+    async def health(request):
+        return response.json({"status": "ok"})
+
+    add_media_routes(app)
+    return app
+
+
+def create_app() -> Sanic:
+    from rasa_sdk.endpoint import create_app as create_sdk_app
+
+    token = action_server_token()  # production without ACTION_SERVER_TOKEN stops here
+    if settings().qr_secret == DEV_QR_SECRET and not is_development():
+        raise ConfigError("QR_SECRET must be set when ASSISTANT_ENV=production (it signs check-in codes)")
+    app = create_sdk_app("actions", cors_origins=None)
+    app.config.REQUEST_MAX_SIZE = MAX_BODY_BYTES
+    guard_webhook(app, token)
+    add_media_routes(app)
 
     @app.get("/metrics")
     async def metrics(request):
@@ -156,13 +177,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=int(os.environ.get("ACTION_SERVER_PORT", "5055")))
     parser.add_argument("--host", default=os.environ.get("ACTION_SERVER_HOST", "0.0.0.0"))
+    parser.add_argument("--media-only", action="store_true", help="serve only /static, /qr and /verify (the public port)")
     args = parser.parse_args()
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = settings()
     if config.qr_secret == DEV_QR_SECRET:
         logger.warning("QR_SECRET is not set: QR codes are signed with the development secret")
     logger.info("PMS backend: %s", config.pms_backend)
-    create_app().run(host=args.host, port=args.port, workers=1, access_log=False)
+    app = create_media_app() if args.media_only else create_app()
+    app.run(host=args.host, port=args.port, workers=1, access_log=False)
 
 
 if __name__ == "__main__":

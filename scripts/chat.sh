@@ -9,6 +9,8 @@ export PYTHONWARNINGS=ignore SQLALCHEMY_SILENCE_UBER_WARNING=1 TF_CPP_MIN_LOG_LE
 port="${ACTION_SERVER_PORT:-5055}"
 # endpoints.yml reads the action server from ACTION_ENDPOINT_URL (docs/deployment.md).
 export ACTION_ENDPOINT_URL="${ACTION_ENDPOINT_URL:-http://localhost:$port/webhook}"
+# The demo: "I paid" confirms the booking at once (elsewhere reception checks it; README "Threat model").
+export DEMO_AUTO_CONFIRM_PAYMENTS="${DEMO_AUTO_CONFIRM_PAYMENTS:-1}"
 .venv/bin/python -m actions.server --port "$port" > var/action-server.log 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT

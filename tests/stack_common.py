@@ -173,6 +173,9 @@ def base_env(workdir: Path, action_url: str) -> Dict[str, str]:
         ASSISTANT_DATABASE_URL=f"sqlite:///{workdir / 'assistant.sqlite3'}",
         ACTION_SERVER_PUBLIC_URL=action_url,
         QR_SECRET="e2e-qr-secret",
+        # channel tests follow a paid booking to its QR code: make run's demo setting
+        # (the default, a payment check by staff, is shown by tests/security)
+        DEMO_AUTO_CONFIRM_PAYMENTS="1",
         PYTHONPATH=str(ROOT),
         SQLALCHEMY_SILENCE_UBER_WARNING="1",
         TF_CPP_MIN_LOG_LEVEL="2",

@@ -32,7 +32,7 @@ DOCKERFILE = PROJECT_ROOT / "docker" / "app.Dockerfile"
 INIT_SCRIPT = PROJECT_ROOT / "docker" / "postgres" / "init-databases.sh"
 PROJECT_PACKAGES = ("actions", "components", "connectors", "dlq", "staff")
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
-SERVICES = {"rasa", "actions", "staff", "postgres", "redis", "prometheus", "grafana"}
+SERVICES = {"rasa", "actions", "media", "staff", "postgres", "redis", "prometheus", "grafana"}
 SECRETS = ("POSTGRES_PASSWORD", "TRACKER_DB_PASSWORD", "ASSISTANT_DB_PASSWORD", "RASA_TOKEN", "QR_SECRET", "GRAFANA_ADMIN_PASSWORD")
 
 
@@ -125,7 +125,7 @@ def test_env_example_sets_every_mandatory_variable(compose):
     assert mandatory <= example
 
 
-@pytest.mark.parametrize("service", ["rasa", "actions", "staff"])
+@pytest.mark.parametrize("service", ["rasa", "actions", "media", "staff"])
 def test_application_services_get_only_variables_the_code_reads(compose, variables_the_code_reads, service):
     environment = set(compose["services"][service]["environment"])
     # SANIC_* settings are read by Sanic itself (its config loads that prefix)

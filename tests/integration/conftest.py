@@ -27,6 +27,7 @@ def action_server(tmp_path_factory):
         ASSISTANT_DATABASE_URL=f"sqlite:///{workdir / 'assistant.sqlite3'}",
         ACTION_SERVER_PUBLIC_URL=f"http://127.0.0.1:{port}",
         QR_SECRET="integration-test-secret",
+        DEMO_AUTO_CONFIRM_PAYMENTS="1",  # make run's demo: "I paid" confirms (the default is a staff check, tests/security)
     )
     log = open(workdir / "server.log", "w")
     proc = subprocess.Popen(
@@ -59,6 +60,10 @@ def agent(action_server):
     import asyncio
 
     from rasa.core.agent import load_agent
+
+    from connectors import safeguards
+
+    safeguards.install()  # what `rasa run` gets from the tracker store class: action-server secret, input guards
     from rasa.core.utils import AvailableEndpoints
     from rasa.utils.endpoints import EndpointConfig
 

@@ -13,6 +13,15 @@ def texts(messages: list[dict]) -> str:
     return "\n".join(m.get("text") or "" for m in messages)
 
 
+def prove_booking(guest, action_server, reference: str, surname: str) -> str:
+    """Answer the second factor (issue #9): a guest who did not make the booking in
+    this conversation gives the surname and the check-in date first."""
+    with sqlite3.connect(action_server["workdir"] / "pms.sqlite3") as db:
+        checkin = db.execute("SELECT checkin FROM bookings WHERE reference=?", (reference,)).fetchone()[0]
+    guest.say(surname)
+    return texts(guest.say(checkin))
+
+
 def test_spanish_guest_books_a_room_and_gets_spanish_replies(guest, action_server):
     greeting = texts(guest.say("hola buenas"))
     assert "Hola" in greeting and "Hotel Mirador del Puerto" in greeting
@@ -22,7 +31,7 @@ def test_spanish_guest_books_a_room_and_gets_spanish_replies(guest, action_serve
     assert any(b["title"] == "Doble" for m in reply for b in m.get("buttons") or [])
     assert "¿A nombre de quién" in texts(guest.say('/inform{"room_type":"double"}'))
     done = texts(guest.say("a nombre de lucia fernandez"))
-    reference = re.search(r"Reserva (BK\d{6})", done).group(1)
+    reference = re.search(r"Reserva (BK[A-Z0-9]{10})", done).group(1)
     assert "Habitación doble" in done and "2 personas" in done
     with sqlite3.connect(action_server["workdir"] / "pms.sqlite3") as db:
         row = db.execute("SELECT guest_name, room_type, guests, status FROM bookings WHERE reference=?", (reference,)).fetchone()
@@ -31,7 +40,11 @@ def test_spanish_guest_books_a_room_and_gets_spanish_replies(guest, action_serve
 
 def test_english_guest_gets_english_replies_and_a_qr_after_paying(guest, action_server):
     assert "Hi!" in texts(guest.say("hello there"))
-    reply = guest.say("i already paid for booking BK100002")
+    assert "surname on the booking" in texts(guest.say("i already paid for booking BK100002"))
+    with sqlite3.connect(action_server["workdir"] / "pms.sqlite3") as db:
+        checkin = db.execute("SELECT checkin FROM bookings WHERE reference='BK100002'").fetchone()[0]
+    assert "check-in date" in texts(guest.say("Smith"))
+    reply = guest.say(checkin)  # the demo setting (DEMO_AUTO_CONFIRM_PAYMENTS=1) takes "I paid" as payment
     assert "Payment received" in texts(reply)
     image = next(m["image"] for m in reply if m.get("image"))
     token = image.rsplit("/", 1)[1].removesuffix(".png")
@@ -51,7 +64,8 @@ def test_language_follows_the_guest(guest):
 
 
 def test_cancellation_needs_an_explicit_yes(guest, action_server):
-    offer = texts(guest.say("quiero cancelar la reserva BK100002"))
+    assert "apellido de la reserva" in texts(guest.say("quiero cancelar la reserva BK100002"))
+    offer = prove_booking(guest, action_server, "BK100002", "mi apellido es Smith")
     assert "¿Quieres cancelar la reserva BK100002" in offer
     assert "no he cambiado nada" in texts(guest.say("no"))
     with sqlite3.connect(action_server["workdir"] / "pms.sqlite3") as db:
@@ -59,7 +73,8 @@ def test_cancellation_needs_an_explicit_yes(guest, action_server):
 
 
 def test_late_checkout_is_quoted_confirmed_and_written(guest, action_server):
-    offer = texts(guest.say("can I get a late checkout? booking BK100001"))
+    assert "surname on the booking" in texts(guest.say("can I get a late checkout? booking BK100001"))
+    offer = prove_booking(guest, action_server, "BK100001", "Fernández")
     assert "47.50 EUR" in offer
     assert "Late checkout until" in texts(guest.say("yes please"))
     with sqlite3.connect(action_server["workdir"] / "pms.sqlite3") as db:
