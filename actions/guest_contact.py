@@ -47,7 +47,8 @@ def guest_phone(tracker: Tracker) -> str:
 
 
 def needs_phone(tracker: Tracker, hotel: HotelConfig) -> bool:
-    """Ask the guest for a phone: the hotel's PMS needs one, has no fallback number
-    and the channel gave none."""
+    """The reservation form needs the guest_phone slot: the hotel's PMS needs a
+    phone, has no fallback number and the channel gives none. (Whether the slot is
+    already filled does not matter: a required slot is validated when filled.)"""
     pms = pms_config(hotel)
-    return pms.phone_required and not pms.fallback_phone and not guest_phone(tracker)
+    return pms.phone_required and not pms.fallback_phone and not whatsapp_phone(tracker)
