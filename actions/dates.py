@@ -207,11 +207,20 @@ def _resolve_range(start_text: str, end_text: str, today: dt.date) -> StayDates:
             start = previous.replace(day=min(day, previous.day))
         return StayDates(start, end)
     start = parse_date(start_text, today)
-    end_bare = _LEADING_DAY.match(normalise(end_text))
+    end_norm = normalise(end_text)
+    end_bare = _LEADING_DAY.match(end_norm)
     if start and end_bare and not end:
         day = int(end_bare.group(1))
         end = _next_day_of_month(start + dt.timedelta(days=1), day)
+    elif start and end and end <= start and not _absolute(end_norm):
+        # "the 4th of may to the 6th", "del lunes 10 al viernes": the end counts from the start
+        end = parse_date(end_text, start + dt.timedelta(days=1))
     return StayDates(start, end)
+
+
+def _absolute(norm: str) -> bool:
+    """A date with its month or year written out."""
+    return bool(_MONTH_DAY.search(norm) or _DAY_MONTH_EN.search(norm) or _ISO.search(norm) or _NUMERIC.search(norm))
 
 
 def parse_stay(text: str, today: dt.date) -> StayDates:

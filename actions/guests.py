@@ -24,8 +24,8 @@ _GROUP = re.compile(
     rf"\b(?:family of|familia de|group of|grupo de|party of|total of|total de|en total|in total|total)\s+{_NUM}\b"
 )
 _SOMOS = re.compile(
-    rf"\b(?:somos|seremos|vamos|vendremos|we are|we're|were|we will be|we'll be|there are|there will be|"
-    rf"for|para|nosotros|los|las|the|all)\s+{_NUM}\b"
+    rf"\b(?:somos los|somos las|seremos los|seremos las|somos|seremos|vamos|vendremos|we are|we're|were|we will be|we'll be|there are|there will be|"
+    rf"for|para|nosotros)\s+{_NUM}\b"
     r"(?!\s*(?:noches?|nights?|dias|days|semanas?|weeks?|de\b|of\b(?! us)|/|th\b|st\b|nd\b|rd\b|am\b|pm\b|h\b))"
 )
 _SUM = re.compile(rf"\b{_NUM}\s*(?:mas|plus)\s*{_NUM}\b")
@@ -41,7 +41,8 @@ _RELATIVE = (
     r"(?:mujer|marido|esposo|esposa|pareja|novio|novia|hijo|hija|bebe|nene|nena|nino|nina|amigo|amiga|madre|padre|"
     r"mama|papa|hermano|hermana|suegra|suegro|abuela|abuelo|primo|prima|companero|companera|jefe|"
     r"wife|husband|partner|boyfriend|girlfriend|fiance|fiancee|son|daughter|baby|kid|child|friend|mother|father|"
-    r"mom|mum|dad|brother|sister|colleague|boss|grandma|grandpa|grandmother|grandfather|cousin)"
+    r"mom|mum|dad|brother|sister|colleague|boss|grandma|grandpa|grandmother|grandfather|cousin|missus|missis|hubby|"
+    r"wifey|bf|gf|mate|other half|better half|chica|chico|senora|churri|peque|nino|nina|son|daughter)"
 )
 _ONE_RELATIVE = re.compile(rf"\b(?:mi|my|our|nuestro|nuestra|his|her|su|the|la|el)\s+{_RELATIVE}\b")
 _BARE = re.compile(rf"^{_NUM}(?:\s+(?:please|pls|por favor|porfa|porfavor|thanks|gracias))?$")

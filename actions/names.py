@@ -38,6 +38,7 @@ _NOT_A_NAME_WORDS = frozenset({
     "stop", "basta", "olvidalo", "wifi", "parking", "desayuno", "breakfast", "piscina", "pool", "precio", "price",
     "help", "ayuda", "checkout", "checkin", "gracias", "thanks", "thank", "adios", "bye", "nada", "nothing",
 })
+_PEOPLE_REQUESTS = frozenset({"persona", "person", "human", "humano", "agente", "agent", "recepcion", "reception"})
 _QUESTION_START = re.compile(
     r"^(?:que|qué|cual|cuál|cuando|cuándo|donde|dónde|como|cómo|cuanto|cuánto|cuanta|hay|tienen|tiene|teneis|puedo|"
     r"puede|podria|quiero|quisiera|necesito|me gustaria|what|when|where|how|do|does|did|can|could|is|are|will|would|"
@@ -57,8 +58,9 @@ def plausible_name(text: str) -> Optional[str]:
     name = clean_guest_name(stripped)
     if name is None or len(name.split()) > MAX_NAME_WORDS:
         return None
-    if any(word in _NOT_A_NAME_WORDS for word in normalise(name).split()):
-        return None
+    words = normalise(name).split()
+    if any(word in _PEOPLE_REQUESTS for word in words) or (len(words) == 1 and words[0] in _NOT_A_NAME_WORDS):
+        return None  # "Penny Price" is a name, "parking" alone is a question
     return name
 
 
@@ -91,6 +93,6 @@ def introduced_name(text: str) -> Optional[str]:
             words.append(word)
         if words and not (len(words) == 1 and normalise(words[0]) in _NAME_STOP):
             name = clean_guest_name(" ".join(words))
-            if name is not None and not any(w in _NOT_A_NAME_WORDS for w in normalise(name).split()):
+            if name is not None and not any(w in _PEOPLE_REQUESTS for w in normalise(name).split()):
                 return name
     return None

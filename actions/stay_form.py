@@ -35,7 +35,7 @@ INTERRUPTIONS = frozenset(
 )
 # ... except when the message plainly answers: "gracias, del 4 al 6", "hola! somos 3",
 # or corrects an answer: "no, mejor 3 noches".
-SOCIAL = frozenset({"greet", "thank"})
+QUESTIONS = frozenset({"faq", "business_hours", "hotel_location", "room_options", "bot_challenge", "out_of_scope"})
 CORRECTION = re.compile(
     r"\b(?:actually|mejor|perdon|perdona|sorry|en realidad|cambia|cambiar|change|instead|rather|make it|no wait|"
     r"espera|al final|i meant|queria decir|quise decir|mistake|me equivoque|corrijo|correction|better|no no|"
@@ -65,11 +65,14 @@ class StayFormMixin:
 
     @staticmethod
     def _may_read(tracker: Tracker) -> bool:
-        """Whether this message may fill a stay slot when it parses as one."""
+        """Whether this message may fill a stay slot when it parses as one: any
+        message but a request for a person or a question ("do you have parking?"
+        mid-form is answered, then the form goes on)."""
         intent = latest_intent(tracker)
-        if intent not in INTERRUPTIONS or intent in SOCIAL:
-            return True
-        return intent == "deny" and is_correction(latest_text(tracker))
+        if intent == "request_human":
+            return False
+        text = latest_text(tracker)
+        return not (intent in QUESTIONS and ("?" in text or "¿" in text))
 
     def _stay(self, tracker: Tracker):
         return parse_stay(latest_text(tracker), hotel_today(hotel_for(tracker)))
@@ -123,6 +126,9 @@ class StayFormMixin:
         requested = tracker.get_slot("requested_slot")
         guests = parse_guests(latest_text(tracker), bare_number_allowed=requested == "guests")
         if guests is None:
+            stay = self._stay(tracker)
+            if stay.checkin or stay.checkout or parse_nights(latest_text(tracker)):
+                return {}  # a correction of the stay while asked for the party: the party is asked again
             return {"guests": latest_text(tracker)} if self._answering(tracker, ("guests",)) else {}
         return {"guests": guests}
 
@@ -240,7 +246,7 @@ class GuestNameMixin:
     async def extract_guest_name(self, dispatcher, tracker: Tracker, domain) -> Dict[Text, Any]:
         requested = tracker.get_slot("requested_slot")
         if requested == "guest_name":
-            if latest_intent(tracker) in ("request_human", "deny"):
+            if latest_intent(tracker) == "request_human":
                 return {}
             name = plausible_name(latest_text(tracker)) or introduced_name(latest_text(tracker))
             return {"guest_name": name} if name else {}

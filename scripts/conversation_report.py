@@ -505,6 +505,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         stack = ProjectStack(workdir)
         stack.model = args.model
         stack.action.env["ASSISTANT_TEST_FIXED_NOW"] = REFERENCE_MOMENT
+        stack.action.env.pop("DEMO_AUTO_CONFIRM_PAYMENTS", None)  # production payments: a notice for staff
         started = time.monotonic()
         stack.start()
         try:

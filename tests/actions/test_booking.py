@@ -119,10 +119,29 @@ async def test_number_answering_room_type_is_not_a_date_or_guests():
     assert await extract(ValidateReservationForm(), tracker) == {}
 
 
-@pytest.mark.parametrize("intent", ["faq", "request_human", "business_hours", "cancel_reservation", "deny"])
-async def test_interruptions_fill_nothing(intent):
-    tracker = make_tracker(slots={"requested_slot": "checkin"}, text="mañana para 2 personas", intent=intent)
+@pytest.mark.parametrize(
+    "intent, text",
+    [("faq", "¿tienen parking mañana para 2 personas?"), ("business_hours", "¿abren mañana?"),
+     ("request_human", "mañana para 2 personas, pero pásame con alguien")],
+)
+async def test_questions_and_requests_for_a_person_fill_nothing(intent, text):
+    tracker = make_tracker(slots={"requested_slot": "checkin"}, text=text, intent=intent)
     assert await extract(ValidateReservationForm(), tracker) == {}
+
+
+@pytest.mark.parametrize("intent", ["deny", "give_feedback", "thank", "faq"])
+async def test_a_plain_answer_is_read_whatever_the_intent(intent):
+    # "no, mejor ..." is a correction; a stay answer misread as another intent is still the answer
+    tracker = make_tracker(slots={"requested_slot": "checkin"}, text="no, mejor mañana para 2 personas", intent=intent)
+    assert await extract(ValidateReservationForm(), tracker) == {"checkin": iso(1), "guests": 2}
+
+
+async def test_a_correction_while_asked_for_the_party_changes_the_stay():
+    slots = {"requested_slot": "guests", "checkin": "2026-12-05", "checkout": "2026-12-08"}
+    tracker = make_tracker(slots=slots, text="perdona, mejor 2 noches")
+    assert await extract(ValidateReservationForm(), tracker) == {"checkout": "2026-12-07"}
+    tracker = make_tracker(slots=slots, text="actually until the 10th", language="en")
+    assert await extract(ValidateReservationForm(), tracker) == {"checkout": "2026-12-10"}
 
 
 # --- validation ------------------------------------------------------------------------
