@@ -122,3 +122,16 @@ def test_the_public_media_app_serves_media_and_nothing_else():
     paths = {route.path.rstrip("/") for route in app.router.routes}
     assert paths <= {"health", "static/<__file_uri__:path>", "static", "qr/<token:str>", "verify/<token:str>"}, paths
     assert not any("webhook" in path or "metrics" in path or "actions" in path for path in paths)
+
+
+def test_a_new_x_forwarded_for_per_try_does_not_bypass_the_staff_sign_in_limit():
+    from staff.rate_limit import LoginRateLimiter
+
+    now = [1000.0]
+    limiter = LoginRateLimiter(max_failures=5, window_seconds=600, clock=lambda: now[0])
+    for n in range(50):  # 50 tries, each from a "new" forwarded address
+        assert limiter.retry_after(f"203.0.113.{n}") == 0
+        limiter.record_failure(f"203.0.113.{n}")
+    assert limiter.retry_after("198.51.100.7") > 0  # everyone waits now
+    now[0] += 601
+    assert limiter.retry_after("198.51.100.7") == 0
