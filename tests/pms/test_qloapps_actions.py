@@ -11,7 +11,10 @@ import yaml
 
 from actions import config
 from actions.booking import ActionCreateBooking, ValidateReservationForm
+from actions.late_checkout import GRANTED, grant_late_checkout
+from actions.pms.base import BookingRequest
 from actions.pms.gateway import gateway
+from actions.pms.qloapps import parse_reference
 from actions.saved_requests import use_queue
 from dlq import DLQSettings, build_queue
 from tests.conftest import TODAY, make_tracker, run_action
@@ -100,3 +103,18 @@ async def test_a_refused_booking_is_an_answer_not_saved_and_the_breaker_stays_cl
     result = await run_action(ActionCreateBooking(), email_guest(guest_phone="+34600111222"))
     assert result.responses == ["utter_booking_refused"]
     assert await saved_queue.size() == 0 and qloapps.orders == {}
+
+
+async def test_a_late_checkout_granted_by_the_assistant_keeps_the_breakfast(qloapps):
+    """grant_late_checkout (what action_confirm_late_checkout and the saved-request
+    worker call) on a QloApps booking with breakfast: the breakfast and the total stay."""
+    checkin = dt.date.today() + dt.timedelta(days=5)  # the QloApps client's clock is the real one
+    booking = gateway().pms.create_booking(BookingRequest("Ana García", "double", checkin, checkin + dt.timedelta(days=2),
+                                                          2, "ana@example.com", phone="+34600111222"))
+    order = qloapps.orders[parse_reference(booking.reference)]
+    qloapps.add_services_to_order(order.id, 2)  # breakfast, added at reception
+    total = order.total_incl
+    outcome, updated = await grant_late_checkout(booking.reference, config.hotel())
+    assert outcome == GRANTED and updated.late_checkout_until == config.hotel().policies.late_checkout_until
+    assert [s["name"] for s in order.rooms[0]["services"]] == ["Breakfast"]
+    assert order.total_incl == total == updated.total_price
