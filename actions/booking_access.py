@@ -122,15 +122,15 @@ def surname_matches(booking: Booking, answer: str) -> bool:
 
 
 def checkin_matches(booking: Booking, answer: str, today: dt.date) -> bool:
-    from actions.dates import parse_date
+    from actions.dates import possible_dates
 
-    given = parse_date(answer[:100], today)
-    if given is None:  # "2026-12-05" style answers
+    given = possible_dates(answer[:100], today)  # an in-house guest's check-in is in the past
+    if not given:  # "2026-12-05" style answers
         try:
-            given = dt.date.fromisoformat(answer.strip()[:10])
+            given = {dt.date.fromisoformat(answer.strip()[:10])}
         except ValueError:
             return False
-    return given == booking.checkin
+    return booking.checkin in given
 
 
 # -- storage ---------------------------------------------------------------------

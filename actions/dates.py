@@ -140,6 +140,8 @@ def parse_date(text: str, today: dt.date) -> Optional[dt.date]:
         return today + dt.timedelta(days=1)
     if re.search(r"\b(?:hoy|today|tonight|esta noche)\b", norm):
         return today
+    if re.search(r"\b(?:ayer|yesterday)\b", norm):
+        return today - dt.timedelta(days=1)  # a check-in already made (existing bookings); forms refuse past dates
     match = _IN_DAYS.search(norm)
     if match:
         return today + dt.timedelta(days=_number(match.group(1)))
@@ -269,6 +271,14 @@ def _two_day_refs(norm: str, today: dt.date) -> StayDates:
         return StayDates()
     end = _next_day_of_month(start + dt.timedelta(days=1), days[1])
     return StayDates(start, end) if end and start.day == days[0] else StayDates()
+
+
+def possible_dates(text: str, today: dt.date, *, days_back: int = 60) -> set[dt.date]:
+    """What a date a guest gives about an existing booking may mean: the next such
+    day, or one in the last ``days_back`` days (an in-house guest's check-in was
+    yesterday: "el 2 de marzo" is not next year's)."""
+    found = {parse_date(text, today), parse_date(text, today - dt.timedelta(days=days_back))}
+    return {d for d in found if d is not None and d <= today + dt.timedelta(days=400)}
 
 
 def parse_departure(text: str, today: dt.date, checkin: dt.date) -> Optional[dt.date]:

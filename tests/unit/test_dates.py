@@ -251,3 +251,12 @@ def test_garbage_gives_no_dates_and_does_not_raise(text):
     assert parse_stay(text, TODAY) == StayDates(None, None)
     assert parse_date(text, TODAY) is None
     assert not parse_stay(text, TODAY).complete
+
+
+def test_a_date_about_an_existing_booking_may_be_in_the_past():
+    from actions.dates import possible_dates
+
+    # an in-house guest checked in yesterday: "el 22 de noviembre" is not next year's only
+    assert D(2026, 11, 22) in possible_dates("el 22 de noviembre", TODAY)
+    assert D(2026, 11, 22) in possible_dates("ayer", TODAY)
+    assert D(2026, 12, 5) in possible_dates("the 5th", TODAY)
