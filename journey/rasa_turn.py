@@ -28,7 +28,9 @@ async def opt_out_turn(processor, message):
     from rasa.shared.core.events import ActionExecuted
 
     tracker = await processor.log_message(message, should_save_tracker=False)
-    if not tracker.is_paused():
+    if tracker.is_paused():  # staff are talking to the guest: no bot reply, but the opt-out counts
+        await _store_quietly(message)
+    else:
         logger.info("conversation %s: opt-out from proactive messages", message.sender_id)
         action = RemoteAction(OPT_OUT_ACTION, processor.action_endpoint)
         await processor._run_action(action, tracker, message.output_channel, processor.nlg,
@@ -37,3 +39,19 @@ async def opt_out_turn(processor, message):
     await processor.save_tracker(tracker)
     output = message.output_channel
     return output.messages if isinstance(output, CollectingOutputChannel) else None
+
+
+async def _store_quietly(message) -> None:
+    import asyncio
+    import datetime as dt
+
+    from actions import config
+    from journey.guest_messages import default_store, handle_guest_message
+
+    metadata = message.metadata if isinstance(message.metadata, dict) else {}
+    hotel = metadata.get("hotel") if isinstance(metadata.get("hotel"), dict) else {}
+    try:
+        await asyncio.to_thread(handle_guest_message, default_store(), config.hotel(hotel.get("id")).id,
+                                message.sender_id, message.text or "", dt.datetime.now(dt.timezone.utc))
+    except Exception:
+        logger.exception("journey: opt-out of a paused conversation not stored")

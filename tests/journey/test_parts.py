@@ -153,3 +153,28 @@ def test_steps_without_a_contact_wait_for_one(tmp_path):
     assert row.detail == NO_CONTACT
     assert store.revive(row.id, step, Target("b@example.com", "gmail", "es", "solo"))
     assert store.get(row.id).status == PENDING and store.get(row.id).conversation_id == "b@example.com"
+
+
+async def test_an_opt_out_while_staff_talk_is_stored_without_a_bot_reply(journey_store, hotel):
+    from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+    from rasa.shared.core.events import ConversationPaused
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    from journey.rasa_turn import opt_out_turn
+
+    tracker = DialogueStateTracker.from_events("34600999888@1", [ConversationPaused()])
+
+    class Processor:  # the two MessageProcessor calls opt_out_turn makes for a paused conversation
+        saved = []
+
+        async def log_message(self, message, should_save_tracker=True):
+            return tracker
+
+        async def save_tracker(self, tracker_):
+            self.saved.append(tracker_)
+
+    output = CollectingOutputChannel()
+    reply = await opt_out_turn(Processor(), UserMessage("no más mensajes", output, "34600999888@1",
+                                                        metadata={"hotel": {"id": hotel.id}}))
+    assert reply == [] and Processor.saved == [tracker]
+    assert journey_store.opted_out(hotel.id, "34600999888@1")
