@@ -72,9 +72,18 @@ def test_an_english_mail_gets_an_english_reply(stack):
 
 
 def test_paying_yields_a_reply_with_the_qr_png_attached(stack):
+    import sqlite3
+
     guest = guest_address()
     stack.gmail.deliver(mail("Ya hice la transferencia de la reserva BK100002", sender=guest, subject="Pago").as_bytes())
-    (reply,) = stack.wait_reply(guest)
+    (asked,) = stack.wait_reply(guest)
+    assert "apellido de la reserva" in asked["message"].get_body(("plain",)).get_content()  # the second factor (#9)
+    with sqlite3.connect(stack.workdir / "pms.sqlite3") as db:
+        checkin = db.execute("SELECT checkin FROM bookings WHERE reference='BK100002'").fetchone()[0]
+    stack.gmail.deliver(mail("Smith", sender=guest, subject="Re: Pago").as_bytes())
+    stack.wait_reply(guest, count=2)
+    stack.gmail.deliver(mail(checkin, sender=guest, subject="Re: Pago").as_bytes())
+    reply = stack.wait_reply(guest, count=3)[-1]  # the demo setting (DEMO_AUTO_CONFIRM_PAYMENTS=1) takes it as paid
     message = reply["message"]
     body = message.get_body(("plain",)).get_content()
     assert "BK100002" in body, body
