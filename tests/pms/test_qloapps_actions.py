@@ -118,3 +118,20 @@ async def test_a_late_checkout_granted_by_the_assistant_keeps_the_breakfast(qloa
     assert outcome == GRANTED and updated.late_checkout_until == config.hotel().policies.late_checkout_until
     assert [s["name"] for s in order.rooms[0]["services"]] == ["Breakfast"]
     assert order.total_incl == total == updated.total_price
+
+
+async def test_a_saved_booking_qloapps_refuses_is_permanent_not_retried(qloapps):
+    """The saved-request worker redoing a booking QloApps refuses for good (no
+    phone): a permanent failure for reception, never retried for ever."""
+    from types import SimpleNamespace
+
+    from actions.saved_request_worker import SavedRequestHandlers
+    from actions.saved_requests import booking_payload
+    from dlq import PermanentFailure
+
+    request = BookingRequest("Ana García", "double", CHECKIN, CHECKOUT, 2, "ana@example.com", request_id="r" * 32)
+    entry = SimpleNamespace(id="e1", kind="pms.create_booking", conversation_id="ana@example.com",
+                            payload={**booking_payload(request), "hotel_id": "demo", "language": "es"})
+    with pytest.raises(PermanentFailure, match="BookingRejected \\(phone\\)"):
+        await SavedRequestHandlers(queue=None, rasa=None).create_booking(entry)
+    assert qloapps.orders == {}
