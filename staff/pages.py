@@ -123,7 +123,7 @@ SCRIPT = r"""
 """
 
 NAV = (("conversations", "/conversations", "Conversations"), ("handoffs", "/handoffs", "Handoffs"),
-       ("dlq", "/dlq", "Dead letters"))
+       ("dlq", "/dlq", "Dead letters"), ("journey", "/journey", "Journey"), ("audit", "/audit", "Audit"))
 HERE = ' class="here"'
 URGENT = ' <span class="badge urgent">urgent</span>'
 
