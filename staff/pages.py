@@ -123,7 +123,7 @@ SCRIPT = r"""
 """
 
 NAV = (("conversations", "/conversations", "Conversations"), ("handoffs", "/handoffs", "Handoffs"),
-       ("dlq", "/dlq", "Dead letters"), ("journey", "/journey", "Journey"), ("audit", "/audit", "Audit"))
+       ("dlq", "/dlq", "Dead letters"), ("journey", "/journey", "Journey"))
 HERE = ' class="here"'
 URGENT = ' <span class="badge urgent">urgent</span>'
 
