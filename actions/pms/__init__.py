@@ -4,6 +4,7 @@ from actions.pms.base import (  # noqa: F401
     Availability,
     Booking,
     BookingNotFound,
+    BookingRejected,
     BookingRequest,
     BookingStatus,
     InvalidBookingState,
