@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 from dataclasses import replace
 from datetime import date, time, timedelta
 from decimal import Decimal
@@ -25,6 +26,7 @@ from tests.fakes.qloapps_server import (
     STATE_REMOTE_PAYMENT_ACCEPTED,
     Behaviour,
     FakeQloApps,
+    FakeService,
 )
 
 API_KEY = "QLOKEY7H2M9X4P1Z8W5V3N6B0C2D4F6G"
@@ -289,3 +291,15 @@ def test_6_the_fake_can_answer_the_old_shapes(server):
     client = make_pms(server)
     assert {r.code: r.name for r in client.list_room_types("es")}["double"] == "Habitación doble"
     assert client.create_booking(request()).total_price == Decimal("198.00")
+
+
+def test_3_a_quote_the_booking_does_not_match_is_reported(server, caplog):
+    """An auto-added service the hotel did not list in auto_services: QloApps drops
+    it, so the booking costs less than the quote; reception is told in the log."""
+    server.add_service(FakeService(3, "Resort Fee", Decimal("10.00"), auto_add=True), [13])
+    client = make_pms(server, auto_services={"suite": [1]})
+    [suite] = [a for a in client.check_availability(IN, OUT, 2, "en") if a.room_type.code == "suite"]
+    with caplog.at_level(logging.ERROR, logger="actions.pms.qloapps.pms"):
+        booking = client.create_booking(request("suite"))
+    assert suite.total_price == Decimal("473.00") and booking.total_price == Decimal("451.00")
+    assert "costs 451.00 but the quote for it was 473.00" in caplog.text

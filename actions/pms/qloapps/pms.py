@@ -438,6 +438,12 @@ class QloAppsPMS(PMS):
             raise PMSError("QloApps POST bookings: answer carries no booking id")
         # a new booking is awaiting payment (payment_status 3): not paid
         booking = self._to_booking(detail, BookingStatus.PENDING_PAYMENT)
+        quoted = self._quote(request.room_type, ari[room_type_id], (request.checkout - request.checkin).days)
+        if booking.total_price != quoted:
+            # e.g. an auto-added service missing from auto_services: the guest was quoted
+            # another amount than QloApps booked; reception must know (docs/qloapps.md point 3)
+            logger.error("QloApps booking %s costs %s but the quote for it was %s; check auto_services",
+                         booking.reference, booking.total_price, quoted)
         logger.info("QloApps booking %s created (%s, %s -> %s)", booking.reference, booking.room_type,
                     booking.checkin, booking.checkout)
         return booking
