@@ -6,10 +6,11 @@ guest's turns ("hi", "do you have parking?") while attackers send
 - 10 concurrent 50 KB REST messages (refused before the NLU), then
 - 6 concurrent availability checks to 9999-12-31, straight to the action
   server with Rasa's own secret (refused by the PMS layer before any loop).
-Prints p50 / max of the victim's turns for each phase and the attackers'
-answer times.
+Prints p50 / p99 / max of the victim's turns for each phase and the
+attackers' answer times. ``--seconds 10`` keeps every attacker going for 10 s
+(a sustained flood rather than the issue's one burst).
 
-    .venv/bin/python benchmarks/security_load.py [--rounds 3]
+    .venv/bin/python benchmarks/security_load.py [--rounds 2] [--seconds 10]
 """
 from __future__ import annotations
 
@@ -52,8 +53,8 @@ def availability_bomb(stack: RasaStack) -> float:
     return time.perf_counter() - started
 
 
-def victim_during(stack: RasaStack, attack, attackers: int, rounds: int) -> tuple[list[float], list[float]]:
-    """The victim's turn times while ``attackers`` run ``attack`` at once, ``rounds`` times."""
+def victim_during(stack: RasaStack, attack, attackers: int, rounds: int, seconds: float) -> tuple[list[float], list[float]]:
+    """The victim's turn times while ``attackers`` each repeat ``attack`` for ``seconds``, ``rounds`` times."""
     victim_times: list[float] = []
     attack_times: list[float] = []
     for _ in range(rounds):
@@ -69,8 +70,15 @@ def victim_during(stack: RasaStack, attack, attackers: int, rounds: int) -> tupl
         talker = threading.Thread(target=keep_talking)
         talker.start()
         time.sleep(0.2)
+        def attacker(_: int) -> list[float]:
+            until, times = time.monotonic() + seconds, [attack(stack)]
+            while time.monotonic() < until:
+                times.append(attack(stack))
+            return times
+
         with ThreadPoolExecutor(attackers) as pool:
-            attack_times += list(pool.map(lambda _: attack(stack), range(attackers)))
+            for times in pool.map(attacker, range(attackers)):
+                attack_times += times
         stop.set()
         talker.join()
     return victim_times, attack_times
@@ -80,21 +88,26 @@ def show(name: str, times: list[float]) -> str:
     if not times:
         return f"{name}: no samples"
     ordered = sorted(times)
+    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
     return (f"{name}: n={len(times)} p50={statistics.median(ordered) * 1000:.0f} ms "
-            f"max={ordered[-1] * 1000:.0f} ms")
+            f"p99={p99 * 1000:.0f} ms max={ordered[-1] * 1000:.0f} ms")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--seconds", type=float, default=0.0,
+                        help="attackers repeat their request for this long (0: once each, the issue's scenario)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="security-load-") as workdir:
         stack = RasaStack(Path(workdir)).start()
         try:
-            baseline = [turn(stack, f"warm-{n}", VICTIM_TEXTS[n % 3]) for n in range(6)]
+            turn(stack, "warm-up", "hi")  # the first turn loads the model's graph
+            baseline = [turn(stack, f"quiet-{n}", VICTIM_TEXTS[n % 3]) for n in range(10)]
             long_message = "room " * 10_000  # 50 KB
-            v1, a1 = victim_during(stack, lambda s: turn(s, f"attacker-{uuid.uuid4().hex[:8]}", long_message), 10, args.rounds)
-            v2, a2 = victim_during(stack, availability_bomb, 6, args.rounds)
+            v1, a1 = victim_during(stack, lambda s: turn(s, f"attacker-{uuid.uuid4().hex[:8]}", long_message), 10,
+                                   args.rounds, args.seconds)
+            v2, a2 = victim_during(stack, availability_bomb, 6, args.rounds, args.seconds)
         finally:
             stack.stop()
     print(show("victim, quiet", baseline))
