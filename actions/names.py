@@ -46,15 +46,23 @@ _QUESTION_START = re.compile(
     re.IGNORECASE,
 )
 MAX_NAME_WORDS = 5
+_LEAD = re.compile(
+    r"^(?:(?:ok|okay|vale|sure|yes|si|sí|pues|so)[,\s]+)?(?:put it |book it |booking |reservation |la reserva |ponla |ponlo )?"
+    r"(?:under|for|a nombre de|al nombre de|a|para)\s*[:,]?\s+(?=\S+)",
+    re.IGNORECASE,
+)
+_TRAIL = re.compile(r"[\s,.!]+(?:please|pls|plz|por favor|porfa|porfavor|thanks|thank you|gracias|thx)[\s.!]*$", re.IGNORECASE)
 
 
 def plausible_name(text: str) -> Optional[str]:
     """The name in an answer to "under what name?", even when it shares words
     with the hotel's vocabulary ("Park", "Rosa Bar", "Dolores Paz"); None for
     questions, requests and anything else that is not a person's name."""
-    stripped = text.strip()
-    if "?" in stripped or "¿" in stripped or _QUESTION_START.match(normalise(stripped)):
+    stripped = _LEAD.sub("", _TRAIL.sub("", text.strip())).strip()
+    if "?" in stripped or "¿" in stripped:
         return None
+    if len(stripped.split()) > 2 and _QUESTION_START.match(normalise(stripped)):
+        return None  # a two-word answer is a name ("Will Smith", "Can Yilmaz")
     name = clean_guest_name(stripped)
     if name is None or len(name.split()) > MAX_NAME_WORDS:
         return None

@@ -60,6 +60,7 @@ MAX_ASKS_PER_SLOT = 3  # README: a slot asked for more than 3 times in one conve
 ANSWER_PLACEHOLDER = "<answer>"
 DONT_KNOW = {"es": "no lo sé", "en": "I don't know"}
 TURN_TIMEOUT = 90
+RASA_START_TIMEOUT = 900  # loading the model takes minutes on a busy 2-core machine
 
 # requested_slot -> profile keys that answer it, in order of preference
 PROFILE_KEYS = {
@@ -187,13 +188,24 @@ class ProjectStack(RasaStack):
         self.extra_env["ACTION_ENDPOINT_URL"] = f"{self.action.url}/webhook"
         (self.workdir / "endpoints.yml").write_text((ROOT / "endpoints.yml").read_text(encoding="utf-8"), encoding="utf-8")
         (self.workdir / "credentials.yml").write_text((ROOT / "credentials.yml").read_text(encoding="utf-8"), encoding="utf-8")
-        self.start_rasa()
+        self.start_rasa(timeout=RASA_START_TIMEOUT)
 
     def say(self, sender: str, text: str) -> List[dict]:
         answer = requests.post(f"{self.rasa_url}/webhooks/rest/webhook", json={"sender": sender, "message": text},
                                timeout=TURN_TIMEOUT)
         answer.raise_for_status()
         return answer.json()
+
+
+def empty_assistant_database(path: Path) -> None:
+    """README rule 1: no staff request, access grant, failed identity check or audit entry
+    carries over (the request and identity-check limits count these rows)."""
+    if not path.exists():
+        return
+    with sqlite3.connect(path) as db:
+        tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
+        for table in tables:
+            db.execute(f'DELETE FROM "{table}"')
 
 
 def reseed_pms(database_url: str) -> None:
@@ -480,6 +492,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--conversations", type=Path, default=CONVERSATIONS)
     parser.add_argument("--only", nargs="*", help="conversation ids")
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--keep", type=Path, help="keep the stack's files (trackers, PMS, logs) in this folder")
     args = parser.parse_args(argv)
     try:
         conversations = load_conversations(args.conversations)
@@ -500,6 +513,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     outcomes: List[Outcome] = []
     with tempfile.TemporaryDirectory(prefix="conversation-report-") as tmp:
         workdir = Path(tmp)
+        if args.keep:
+            workdir = args.keep
+            workdir.mkdir(parents=True, exist_ok=True)
         database_url = f"sqlite:///{workdir / 'pms.sqlite3'}"
         reseed_pms(database_url)
         stack = ProjectStack(workdir)
@@ -512,6 +528,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             print(f"==> stack up in {time.monotonic() - started:.0f} s; {len(conversations)} conversations", flush=True)
             for conversation in conversations:
                 reseed_pms(database_url)
+                empty_assistant_database(workdir / "assistant.sqlite3")
                 try:
                     outcome = run_conversation(stack, conversation)
                 except requests.RequestException as exc:
