@@ -27,7 +27,11 @@ def postgres():
 def fail_safe_store(database, proxy) -> FailSafeTrackerStore:
     sql = SQLTrackerStore(Domain.empty(), dialect="postgresql", host="127.0.0.1", port=proxy.port, db=database.name,
                           username="postgres")
-    return FailSafeTrackerStore(sql)
+    # Rasa's own class as shipped: connectors/safeguards.py (installed process-wide by an
+    # earlier test building the project's tracker store) makes every new one strict
+    store = FailSafeTrackerStore.__new__(FailSafeTrackerStore)
+    getattr(FailSafeTrackerStore.__init__, "__wrapped__", FailSafeTrackerStore.__init__)(store, sql)
+    return store
 
 
 async def test_without_it_rasa_answers_a_stranger_and_keeps_the_turn_in_memory(postgres):
