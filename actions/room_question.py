@@ -17,9 +17,17 @@ from actions.context import count_phrase, language_of
 from actions.pms.base import PMSUnavailable
 from actions.pms.gateway import gateway
 
+# Short button titles (WhatsApp reply buttons take 20 characters), as utter_ask_room_type has them.
+BUTTON_TITLES = {
+    "es": {"single": "Individual", "double": "Doble", "family": "Familiar", "suite": "Suite"},
+    "en": {"single": "Single", "double": "Double", "family": "Family", "suite": "Suite"},
+}
+MAX_TITLE = 20
 
-def room_button(code: str, title: str) -> dict:
-    return {"title": title, "payload": "/inform" + json.dumps({"room_type": code})}
+
+def room_button(code: str, name: str, language: str) -> dict:
+    title = BUTTON_TITLES.get(language, BUTTON_TITLES["es"]).get(code) or name[:MAX_TITLE]
+    return {"title": title, "payload": "/inform" + json.dumps({"room_type": code}, separators=(",", ":"))}
 
 
 class ActionAskRoomType(Action):
@@ -42,6 +50,6 @@ class ActionAskRoomType(Action):
             response="utter_ask_room_type_for_party",
             guests_text=count_phrase(max(guests, 1), "guest", language),
             rooms=", ".join(room.name for room in fitting),
-            buttons=[room_button(room.code, room.name) for room in fitting],
+            buttons=[room_button(room.code, room.name, language) for room in fitting],
         )
         return []
