@@ -69,7 +69,7 @@ from connectors.whatsapp.deadletter import masked as masked_phone
 from connectors.whatsapp.deadletter import send_payload as whatsapp_payload
 from connectors.whatsapp.graph import REENGAGEMENT_REQUIRED, GraphClient, GraphError
 from connectors.whatsapp.outbound import MAX_IMAGE_BYTES, is_qr_image, parse_sender_id, split_text
-from connectors.whatsapp.sender import TEMPLATE_PARAM_LIMIT, shorten
+from connectors.whatsapp.sender import TEMPLATE_PARAM_LIMIT, address_fields, shorten
 
 logger = logging.getLogger(__name__)
 
@@ -166,7 +166,7 @@ def template_message(wa_id: str, template: TemplateRef, text: str) -> Dict[str, 
     parameters = template.parameters or (text,)
     return {
         "recipient_type": "individual",
-        "to": wa_id,
+        **address_fields(wa_id),
         "type": "template",
         "template": {
             "name": template.name,
@@ -340,10 +340,10 @@ class Outreach:
         if route.template is not None:
             messages = [template_message(wa_id, route.template, f"{text} {image}" if image else text)]
         else:
-            messages = [{"recipient_type": "individual", "to": wa_id, "type": "text",
+            messages = [{"recipient_type": "individual", **address_fields(wa_id), "type": "text",
                          "text": {"body": chunk, "preview_url": "http" in chunk}} for chunk in split_text(text)]
             if image:
-                messages.append({"recipient_type": "individual", "to": wa_id, "type": "image",
+                messages.append({"recipient_type": "individual", **address_fields(wa_id), "type": "image",
                                  "image": await self._whatsapp_image(phone_number_id, image)})
         ids: List[str] = []
         as_template = route.template is not None

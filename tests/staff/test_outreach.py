@@ -81,6 +81,19 @@ async def test_whatsapp_inside_the_window_goes_as_text_and_is_recorded_with_its_
     assert event["metadata"]["outreach"] is True and event["metadata"]["delivery"] == "sent"
 
 
+async def test_a_guest_known_only_by_a_user_id_is_addressed_by_recipient(outreach, fake_rasa, graph):
+    """Meta's business-scoped user ids are sent to with "recipient", never "to" (docs/whatsapp.md)."""
+    user_id = "US.13491208655302741918"
+    conversation = f"{user_id}@{PHONE_ID}"
+    fake_rasa.seed(conversation, [user("hola", "whatsapp", NOW - 600)])
+    await outreach.send_to_guest(conversation, "Hola", author="alice")
+    fake_rasa.seed(conversation, [user("hola", "whatsapp", NOW - 30 * 3600)])
+    await outreach.send_to_guest(conversation, "Hola otra vez", author="alice")
+    text, template = graph.delivered(user_id)
+    assert text["recipient"] == user_id and "to" not in text and text["type"] == "text"
+    assert template["recipient"] == user_id and "to" not in template and template["type"] == "template"
+
+
 async def test_whatsapp_outside_the_window_goes_as_the_template_carrying_the_text(outreach, fake_rasa, graph):
     fake_rasa.seed(WHATSAPP, [user("hola", "whatsapp", NOW - 25 * 3600)])
     route = await outreach.route(WHATSAPP)
