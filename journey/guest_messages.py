@@ -50,3 +50,18 @@ async def on_guest_message(hotel_id: str, conversation_id: str, text: str, langu
         logger.exception("journey: could not record the guest's message (opt-out/reply)")
         return None
     return OPTED_OUT_TEXT.get(language, OPTED_OUT_TEXT["en"]) if outcome == "opted_out" else None
+
+
+async def on_whatsapp_preference(hotel_id: str, conversation_id: str, value: str) -> bool:
+    """WhatsApp's own opt-out ("Stop promotions" in the app, a ``user_preferences``
+    notice with value ``stop``) ends proactive messages like a typed "stop".
+    True when an opt-out was stored. Other values (resume, signup) change
+    nothing: a guest who opted out here opts in again by writing to reception."""
+    if value != "stop":
+        return False
+    now = dt.datetime.now(dt.timezone.utc)
+    added = await asyncio.to_thread(default_store().opt_out, hotel_id, conversation_id, "whatsapp",
+                                    "user_preferences: stop", now)
+    if added:
+        metrics.OPT_OUTS.labels(hotel=hotel_id, source="whatsapp").inc()
+    return True

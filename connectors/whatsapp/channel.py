@@ -137,8 +137,8 @@ class WhatsAppInput(ChannelInput):
         )
         self.dispatcher: OrderedDispatcher[Job] = OrderedDispatcher(self._run_job, config.max_concurrency)
         # called with (conversation id, inbound.Preference) when a guest stops/resumes marketing
-        # messages in WhatsApp itself (the journey's opt-out store can hook in here)
-        self.on_preference: Optional[Callable[[str, Preference], Awaitable[None]]] = None
+        # messages in WhatsApp itself: by default the journey's opt-out store records it
+        self.on_preference: Optional[Callable[[str, Preference], Awaitable[None]]] = self._journey_opt_out
         if not config.enabled:
             logger.warning(
                 "WhatsApp channel is not configured (WHATSAPP_VERIFY_TOKEN, WHATSAPP_APP_SECRET, "
@@ -307,6 +307,15 @@ class WhatsAppInput(ChannelInput):
                 await self.queue.give_up(entry.id, summary)
             except Exception as exc:
                 logger.warning("rejected WhatsApp messages stay queued in entry %s (%s)", entry.id, type(exc).__name__)
+
+    async def _journey_opt_out(self, conversation_id: str, preference: Preference) -> None:
+        from journey.guest_messages import on_whatsapp_preference  # the journey is optional for the channel
+
+        route = self.config.hotel_for(preference.phone_number_id)
+        if route is None:
+            logger.warning("WhatsApp preference for an unknown number %s ignored", preference.phone_number_id)
+            return
+        await on_whatsapp_preference(route.hotel_id, conversation_id, preference.value)
 
     async def _preference(self, preference: Preference) -> None:
         """A guest stopped or resumed marketing messages in WhatsApp itself."""

@@ -297,3 +297,31 @@ async def test_a_turns_texts_go_out_in_one_message(serve, graph):
     await server.settle()
     (sent,) = graph.messages(GUEST)
     assert sent["text"]["body"] == "¡Hola!\n\nSoy el asistente del hotel.\n\n¿En qué te ayudo?"
+
+
+def preference_notice(wa_id, value):
+    return {"object": "whatsapp_business_account", "entry": [{"id": "W", "changes": [{
+        "field": "user_preferences", "value": {
+            "messaging_product": "whatsapp", "metadata": {"phone_number_id": PHONE_NUMBER_ID},
+            "user_preferences": [{"wa_id": wa_id, "category": "marketing_messages", "value": value,
+                                  "timestamp": 1731705721}]}}]}]}
+
+
+async def test_whatsapps_own_opt_out_is_stored_for_the_journey(serve, graph, tmp_path, monkeypatch):
+    """A guest pressing "Stop promotions" in WhatsApp gets no more proactive messages."""
+    from journey import guest_messages
+
+    monkeypatch.setenv("JOURNEY_DATABASE_URL", f"sqlite:///{tmp_path / 'journey.sqlite3'}")
+    guest_messages.default_store.cache_clear()
+    try:
+        server = await serve()
+        hotel_id = server.channel.config.hotel_for(PHONE_NUMBER_ID).hotel_id
+        assert (await server.post(preference_notice("34600999888", "resume")))[0] == 200
+        assert (await server.post(preference_notice(GUEST, "stop")))[0] == 200
+        await server.settle()
+        store = guest_messages.default_store()
+        assert store.opted_out(hotel_id, f"{GUEST}@{PHONE_NUMBER_ID}")
+        assert not store.opted_out(hotel_id, f"34600999888@{PHONE_NUMBER_ID}")
+        assert server.received == [] and graph.messages() == []
+    finally:
+        guest_messages.default_store.cache_clear()
