@@ -88,6 +88,8 @@ _NAME_STOP = frozenset({
     "very", "reservar", "book", "booking", "reserva", "hola", "hi", "hello", "please", "porfa", "gracias", "thanks",
     "at", "on", "is", "are", "was", "will", "can", "could", "lo", "los", "las", "mi", "my", "su", "your", "tu",
     "calling", "wondering", "planning", "travelling", "traveling", "coming", "viajando", "llegando", "pensando",
+    "after", "back", "new", "ready", "sorry", "happy", "glad", "still", "only", "currently", "already", "about",
+    "nuevo", "nueva", "otra", "otro", "yo", "solo", "sola",
 })
 
 

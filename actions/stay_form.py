@@ -43,6 +43,10 @@ CORRECTION = re.compile(
 )
 ARRIVAL = re.compile(r"\b(?:llego|llegamos|llegada|llegando|arrive|arriving|arrival|check ?in|entrada|desde|from|a partir)\b")
 DATE_SLOTS = (None, "checkin", "checkout")
+PEOPLE_WORDS = re.compile(
+    r"\b(?:personas?|adult(?:o|a)?s?|ninos?|ninas?|bebes?|hijos?|huespedes|people|persons?|adults?|kids?|children|"
+    r"child|guests?|baby|babies|of us|somos|seremos|we are|we're|family of|familia de|pareja|couple)\b"
+)
 MAX_BARE_NIGHTS = 30
 
 
@@ -124,7 +128,10 @@ class StayFormMixin:
         if not self._may_read(tracker):
             return {}
         requested = tracker.get_slot("requested_slot")
-        guests = parse_guests(latest_text(tracker), bare_number_allowed=requested == "guests")
+        text = latest_text(tracker)
+        if requested not in (None, "guests") and not is_correction(text) and not PEOPLE_WORDS.search(normalise(text)):
+            return {}  # "a family room for one" answers the room question, not the party's size
+        guests = parse_guests(text, bare_number_allowed=requested == "guests")
         if guests is None:
             stay = self._stay(tracker)
             if stay.checkin or stay.checkout or parse_nights(latest_text(tracker)):

@@ -472,3 +472,11 @@ async def test_cancel_unknown_reference(pms):
     assert result.responses == ["utter_booking_not_found"]
     with pytest.raises(BookingNotFound):
         pms.get_booking("BK999999")
+
+
+async def test_the_answer_to_the_room_question_does_not_change_the_party():
+    slots = {"requested_slot": "room_type", "checkin": "2026-12-05", "checkout": "2026-12-08", "guests": 2}
+    tracker = make_tracker(slots=slots, text="a family room for one night", language="en")
+    assert "guests" not in await extract(ValidateReservationForm(), tracker)
+    tracker = make_tracker(slots=slots, text="actually we are 3", language="en")
+    assert (await extract(ValidateReservationForm(), tracker))["guests"] == 3

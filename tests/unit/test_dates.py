@@ -260,3 +260,8 @@ def test_a_date_about_an_existing_booking_may_be_in_the_past():
     assert D(2026, 11, 22) in possible_dates("el 22 de noviembre", TODAY)
     assert D(2026, 11, 22) in possible_dates("ayer", TODAY)
     assert D(2026, 12, 5) in possible_dates("the 5th", TODAY)
+
+
+@pytest.mark.parametrize("text", ["somos 2 adultos y 2 niños de 8 y 11 años", "two kids aged 5 and 7", "un bebé de 6 meses"])
+def test_ages_are_not_dates(text):
+    assert parse_stay(text, TODAY) == StayDates(None, None)

@@ -93,3 +93,8 @@ def test_self_introductions(text, expected):
 @pytest.mark.parametrize("text", ["I'm looking for a room", "soy de Madrid", "soy cliente", "I'm travelling with my wife", "hola"])
 def test_phrases_that_are_not_introductions(text):
     assert introduced_name(text) is None
+
+
+def test_what_a_guest_is_after_is_not_their_name():
+    assert introduced_name("hi, I'm after a single room for friday") is None
+    assert introduced_name("hi im john, a room please") == "John"
