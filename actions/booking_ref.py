@@ -1,7 +1,6 @@
 """Forms that ask for a booking reference, and the lookup of that booking."""
 from __future__ import annotations
 
-import re
 from typing import Any, Dict, Optional, Text
 
 from rasa_sdk import Tracker
@@ -14,16 +13,7 @@ from actions.booking_access import Verification
 from actions.context import hotel_for, hotel_today, latest_intent, latest_text
 from actions.pms.base import Booking, BookingNotFound, PMSUnavailable
 from actions.pms.gateway import gateway
-
-# BK + 6 digits (the demo's and older bookings) or BK + 10 of actions.pms.local.REFERENCE_ALPHABET
-_REFERENCE = re.compile(r"\b[Bb][Kk][\s-]?(\d{6}|[A-HJ-NP-Za-hj-np-z2-9]{10})\b")
-
-
-def canonical_reference(text: Any) -> Optional[str]:
-    """'bk-482913' -> 'BK482913', 'bk 7qk2m9xrta' -> 'BK7QK2M9XRTA'; None when there is no reference in ``text``."""
-    match = _REFERENCE.search(str(text or ""))
-    return f"BK{match.group(1).upper()}" if match else None
-
+from actions.references import canonical_reference
 
 VERIFY_SLOTS = ("verify_surname", "verify_checkin")
 NOT_AN_ANSWER = ("deny", "request_human")

@@ -29,14 +29,14 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
+
+from actions.references import canonical_reference
 
 MEDIA_TYPES = ("image", "audio", "document", "video", "sticker")
 PASSIVE_TYPES = ("reaction", "contacts", "order", "system", "revoke")
 READ_TYPES = ("text", "interactive", "button", "location", "edit", "revoke") + MEDIA_TYPES  # their body is read
-BOOKING_REF = re.compile(r"\bBK[-\s]?(\d{6})\b", re.IGNORECASE)
 
 MAX_ID_CHARS = 512
 MAX_TEXT_CHARS = 64 * 1024  # WhatsApp caps texts at 4096; anything far longer is not a guest's message
@@ -465,9 +465,8 @@ def flow_text(flow: Dict[str, Any]) -> str:
 
 
 def booking_ref_in(text: str) -> Optional[str]:
-    """'bk-100002 pagado' -> 'BK100002'."""
-    match = BOOKING_REF.search(text or "")
-    return f"BK{match.group(1)}" if match else None
+    """'bk-100002 pagado' -> 'BK100002' (every reference form: actions/references.py)."""
+    return canonical_reference(text)
 
 
 def intent_payload(intent: str, entities: Optional[Dict[str, Any]] = None) -> str:

@@ -8,7 +8,6 @@ reference, in Spanish."""
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import sqlite3
 import subprocess
@@ -21,6 +20,7 @@ import requests
 
 from actions.config import PROJECT_ROOT
 from actions.pms.local import LocalPMS
+from actions.references import canonical_reference
 from tests.actions.test_saved_requests_restart import ActionServer
 from tests.stack_common import free_port
 
@@ -119,7 +119,7 @@ def test_guest_hears_about_the_saved_booking_in_spanish(stack):
         assert time.monotonic() < deadline, f"no notification; bot said {rasa.bot_texts()}"
         time.sleep(0.5)
     told = next(text for text in rasa.bot_texts() if "tu reserva está hecha" in text)
-    reference = re.search(r"Reserva (BK\d{6})", told).group(1)
+    reference = canonical_reference(told)
     assert "Habitación doble" in told and "2 personas" in told
     with sqlite3.connect(pms_path) as db:
         rows = db.execute("SELECT reference FROM bookings WHERE guest_name = 'Lucia Fernandez'").fetchall()

@@ -86,6 +86,8 @@ def test_booking_reference_and_intent_payload():
     assert inbound.booking_ref_in("pago de la reserva bk-100002, gracias") == "BK100002"
     assert inbound.booking_ref_in("BK 123456") == "BK123456"
     assert inbound.booking_ref_in("sin referencia") is None
+    # new bookings' references: BK + 10 random characters
+    assert inbound.booking_ref_in("justificante bk-7qk2m9xrta.pdf") == "BK7QK2M9XRTA"
     assert inbound.intent_payload("payment_confirmation", {"booking_ref": "BK100002"}) == '/payment_confirmation{"booking_ref":"BK100002"}'
     assert inbound.intent_payload("hotel_location") == "/hotel_location"
 
