@@ -31,7 +31,7 @@ from actions.pms.local import LocalPMS
 from actions.webhook_auth import action_server_token, authorization_header
 from dlq import DLQSettings, build_queue
 from tests.actions.fake_rasa_api import FakeRasaAPI
-from tests.stack_common import PrivateRedis, free_port
+from tests.stack_common import PrivateRedis, free_port, wait_http
 
 GUEST = "Restart Test Guest"
 CHECKIN = dt.date.today() + dt.timedelta(days=40)
@@ -53,16 +53,8 @@ class ActionServer:
             cwd=PROJECT_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
         )
         log.close()
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(self.log_path.read_text())
-            try:
-                if requests.get(f"{self.url}/health", timeout=1).ok:
-                    return self
-            except requests.ConnectionError:
-                time.sleep(0.2)
-        raise RuntimeError("action server did not start in 60 s")
+        wait_http(f"{self.url}/health", self.process, self.log_path, 60)
+        return self
 
     def kill9(self) -> None:
         os.kill(self.process.pid, signal.SIGKILL)

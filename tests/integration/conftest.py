@@ -5,13 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-import requests
 
-from tests.stack_common import free_port
+from tests.stack_common import free_port, wait_http
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = ROOT / "models" / "hotel.tar.gz"
@@ -35,18 +33,7 @@ def action_server(tmp_path_factory):
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{url}/health", timeout=1).ok:
-                break
-        except requests.ConnectionError:
-            time.sleep(0.3)
-        if proc.poll() is not None:
-            raise RuntimeError((workdir / "server.log").read_text())
-    else:
-        proc.kill()
-        raise RuntimeError("action server did not start in 60 s")
+    wait_http(f"{url}/health", proc, workdir / "server.log", 60)
     yield {"url": url, "workdir": workdir, "env": env}
     proc.terminate()
     proc.wait(10)
