@@ -24,6 +24,7 @@ COPY actions/ actions/
 COPY components/ components/
 COPY connectors/ connectors/
 COPY dlq/ dlq/
+COPY journey/ journey/
 COPY staff/ staff/
 COPY static/ static/
 COPY config.yml domain.yml credentials.yml endpoints.yml hotel.yml ./
