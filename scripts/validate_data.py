@@ -4,7 +4,8 @@ raises for correct projects, each checked here instead:
 * "duplicated intents ... faq": Rasa merges the retrieval intent found in the
   NLU data into the domain that already lists it (it must be listed there).
 * "The utterance 'utter_x' is not used in any story or rule": accepted only when
-  a custom action sends that response (``response="utter_x"`` in actions/) or
+  a custom action sends that response (``response="utter_x"`` in actions/, or a
+  form's ``not_understood(..., "utter_x")``) or
   it is a form question (utter_ask_<slot> for a slot some form requires).
 * "The intent 'EXTERNAL_x' is listed in the domain file, but is not found in
   the NLU training data": guests never say EXTERNAL_ intents, the action server
@@ -34,7 +35,10 @@ RETRIEVAL_MERGE = "The following duplicated intents have been found across multi
 def responses_sent_by_actions() -> set[str]:
     sent = set()
     for path in [*(ROOT / "actions").rglob("*.py"), *(ROOT / "connectors").rglob("*.py")]:  # connectors/safeguards.py too
-        sent.update(re.findall(r"response=\"(utter_[a-z0-9_/]+)\"", path.read_text(encoding="utf-8")))
+        source = path.read_text(encoding="utf-8")
+        sent.update(re.findall(r"response=\"(utter_[a-z0-9_/]+)\"", source))
+        # a form's answer to a failed slot (actions/stay_form.not_understood(dispatcher, tracker, slot, "utter_x"))
+        sent.update(re.findall(r"not_understood\([^()]*?\"(utter_[a-z0-9_/]+)\"", source))
     return sent
 
 
