@@ -12,7 +12,16 @@ from rasa_sdk.forms import FormValidationAction
 from actions import booking_access
 from actions.audit import record_audit
 from actions.booking_ref import booking_in_slot, reference_in_use
-from actions.context import count_phrase, hotel_for, hotel_today, language_of, latest_text, money, show_date
+from actions.context import (
+    count_phrase,
+    hotel_for,
+    hotel_today,
+    language_of,
+    latest_text,
+    money,
+    pms_gateway,
+    show_date,
+)
 from actions.guest_contact import guest_phone, needs_phone, parse_phone
 from actions.pms.base import (
     ROOM_TYPE_CODES,
@@ -26,7 +35,7 @@ from actions.pms.base import (
     NoAvailability,
     PMSUnavailable,
 )
-from actions.pms.gateway import PMSGateway, gateway
+from actions.pms.gateway import gateway
 from actions.saved_requests import CANCEL_BOOKING, CREATE_BOOKING, booking_payload, new_request_id, save_request
 from actions.stay_form import GuestNameMixin, StayFormMixin, not_understood, stay_from_slots
 
@@ -45,11 +54,6 @@ STATUS_TEXT = {
 }
 STAY_SLOTS = ("checkin", "checkout", "guests", "room_type", "guest_name")
 logger = logging.getLogger(__name__)
-
-
-def pms_gateway(tracker: Tracker) -> PMSGateway:
-    """The gateway of the PMS this conversation's hotel books in."""
-    return gateway(hotel_for(tracker).id)
 
 
 async def room_names(language: str, hotel_id: str | None = None) -> Dict[str, str]:

@@ -10,9 +10,8 @@ from rasa_sdk.forms import FormValidationAction
 from actions import booking_access
 from actions.audit import record_audit
 from actions.booking_access import Verification
-from actions.context import hotel_for, hotel_today, latest_intent, latest_text
+from actions.context import hotel_for, hotel_today, latest_intent, latest_text, pms_gateway
 from actions.pms.base import Booking, BookingNotFound, PMSUnavailable
-from actions.pms.gateway import gateway
 from actions.references import canonical_reference
 
 VERIFY_SLOTS = ("verify_surname", "verify_checkin")
@@ -20,10 +19,11 @@ NOT_AN_ANSWER = ("deny", "request_human")
 MAX_ANSWER_CHARS = 100
 
 
-async def _booking_or_none(reference: str) -> Optional[Booking]:
-    """The booking, None when unknown; PMSUnavailable passes through."""
+async def _booking_or_none(reference: str, tracker: Tracker) -> Optional[Booking]:
+    """The booking in the PMS of the conversation's hotel, None when unknown; PMSUnavailable passes through."""
+    pms = pms_gateway(tracker)
     try:
-        return await gateway().call(gateway().pms.get_booking, reference)
+        return await pms.call(pms.pms.get_booking, reference)
     except BookingNotFound:
         return None
 
@@ -48,7 +48,7 @@ class BookingRefMixin:
         if await booking_access.granted(tracker.sender_id, reference):
             return False
         try:
-            booking = await _booking_or_none(reference)
+            booking = await _booking_or_none(reference, tracker)
         except PMSUnavailable:
             return False  # the submit action reports the outage; booking_in_slot checks access again
         return booking is None or not await booking_access.may_use(booking, tracker.sender_id)
@@ -87,7 +87,7 @@ class BookingRefMixin:
         surname = str(tracker.get_slot("verify_surname") or "")
         cleared = {"verify_surname": None, "verify_checkin": None}
         try:
-            booking = await _booking_or_none(reference) if reference else None
+            booking = await _booking_or_none(reference, tracker) if reference else None
         except PMSUnavailable:
             dispatcher.utter_message(response="utter_pms_unavailable")
             return {**cleared, "booking_ref": None}
@@ -134,7 +134,7 @@ async def booking_in_slot(dispatcher: CollectingDispatcher, tracker: Tracker) ->
         dispatcher.utter_message(response="utter_booking_ref_invalid")
         return None
     try:
-        booking = await _booking_or_none(reference)
+        booking = await _booking_or_none(reference, tracker)
     except PMSUnavailable:
         dispatcher.utter_message(response="utter_pms_unavailable")
         return None
@@ -160,7 +160,7 @@ async def reference_in_use(dispatcher: CollectingDispatcher, tracker: Tracker) -
     if await booking_access.granted(tracker.sender_id, reference):
         return reference
     try:
-        booking = await _booking_or_none(reference)
+        booking = await _booking_or_none(reference, tracker)
     except PMSUnavailable:
         dispatcher.utter_message(response="utter_pms_unavailable")
         return None

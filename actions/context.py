@@ -12,6 +12,7 @@ from rasa_sdk import Tracker
 
 from actions import config
 from actions.config import HotelConfig
+from actions.pms.gateway import PMSGateway, gateway
 
 LANGUAGES = ("es", "en")
 logger = logging.getLogger(__name__)
@@ -53,6 +54,11 @@ def hotel_for(tracker: Tracker) -> HotelConfig:
     metadata = (tracker.latest_message or {}).get("metadata") or {}
     hotel_meta = metadata.get("hotel") if isinstance(metadata.get("hotel"), dict) else {}
     return config.hotel(hotel_meta.get("id"))
+
+
+def pms_gateway(tracker: Tracker) -> PMSGateway:
+    """The gateway of the PMS this conversation's hotel books in (one per PMS)."""
+    return gateway(hotel_for(tracker).id)
 
 
 def language_of(tracker: Tracker) -> str:

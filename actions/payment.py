@@ -20,8 +20,8 @@ from actions import qr
 from actions.audit import record_audit
 from actions.booking_ref import booking_in_slot
 from actions.config import settings
+from actions.context import pms_gateway
 from actions.pms.base import InvalidBookingState, PMSUnavailable
-from actions.pms.gateway import gateway
 from actions.staff_requests import record_staff_request
 
 
@@ -46,7 +46,8 @@ class ActionConfirmPayment(Action):
         if booking is None:
             return []
         try:
-            booking = await gateway().call(gateway().pms.confirm_payment, booking.reference)
+            pms = pms_gateway(tracker)
+            booking = await pms.call(pms.pms.confirm_payment, booking.reference)
         except InvalidBookingState:
             dispatcher.utter_message(response="utter_payment_booking_cancelled", reference=booking.reference)
             return []

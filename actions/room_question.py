@@ -13,9 +13,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.context import count_phrase, language_of
+from actions.context import count_phrase, language_of, pms_gateway
 from actions.pms.base import PMSUnavailable
-from actions.pms.gateway import gateway
 
 # Short button titles (WhatsApp reply buttons take 20 characters), as utter_ask_room_type has them.
 BUTTON_TITLES = {
@@ -41,7 +40,8 @@ class ActionAskRoomType(Action):
         except (TypeError, ValueError):
             guests = 0
         try:
-            rooms = await gateway().call(gateway().pms.list_room_types, language)
+            pms = pms_gateway(tracker)
+            rooms = await pms.call(pms.pms.list_room_types, language)
         except PMSUnavailable:
             dispatcher.utter_message(response="utter_ask_room_type")  # every room; capacity is checked on booking
             return []

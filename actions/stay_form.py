@@ -16,13 +16,13 @@ from actions.context import (
     language_of,
     latest_intent,
     latest_text,
+    pms_gateway,
     show_date,
 )
 from actions.dates import parse_departure, parse_nights, parse_stay
 from actions.guests import parse_guests
 from actions.names import introduced_name, plausible_name
 from actions.pms.base import PMSUnavailable
-from actions.pms.gateway import gateway
 from actions.text import normalise
 
 # Intents that interrupt a form: their messages never fill a slot.
@@ -189,7 +189,7 @@ class StayFormMixin:
         if guests > limit:
             dispatcher.utter_message(response="utter_too_many_guests", max_guests=limit)
             return {"guests": None}
-        capacities = await room_capacities(language_of(tracker))
+        capacities = await room_capacities(tracker)
         if capacities and guests > max(capacities.values()):
             # no single room sleeps them: reception books several rooms together
             language = language_of(tracker)
@@ -275,10 +275,11 @@ class GuestNameMixin:
         return {"guest_name": name}
 
 
-async def room_capacities(language: str) -> Dict[str, int]:
-    """Room code -> how many guests it sleeps; empty when the PMS does not answer."""
+async def room_capacities(tracker: Tracker) -> Dict[str, int]:
+    """Room code -> how many guests it sleeps in the hotel's PMS; empty when the PMS does not answer."""
+    pms = pms_gateway(tracker)
     try:
-        rooms = await gateway().call(gateway().pms.list_room_types, language)
+        rooms = await pms.call(pms.pms.list_room_types, language_of(tracker))
     except PMSUnavailable:
         return {}
     return {room.code: room.max_guests for room in rooms}
