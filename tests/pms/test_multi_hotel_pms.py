@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from actions import config
-from actions.booking import ActionCheckAvailability, ActionCreateBooking
+from actions.booking import ActionCheckAvailability, ActionCreateBooking, ActionReservationStatus
 from actions.pms.gateway import gateway
 from tests.conftest import TODAY, make_tracker, run_action
 from tests.fakes.qloapps_server import FakeQloApps
@@ -58,6 +58,18 @@ async def test_each_hotel_books_in_its_own_pms(hotels):
         assert hotels[name].customers[order.id_customer]["phone"] == f"+{wa_id}"
     assert gateway("mirador") is not gateway("playa")
     assert gateway("mirador").breaker is not gateway("playa").breaker
+
+
+async def test_a_booking_is_looked_up_in_its_own_hotels_pms(hotels):
+    """The booking-reference forms ask the PMS of the conversation's hotel, not the first hotel's."""
+    wa_id = "34600000003"
+    booked = await run_action(ActionCreateBooking(), whatsapp_tracker("playa", wa_id, room_type="double",
+                                                                      guest_name="Ana Playa"))
+    reference = booked.slot("booking_ref")
+    assert reference and not hotels["mirador"].orders
+    status = await run_action(ActionReservationStatus(), whatsapp_tracker("playa", wa_id, booking_ref=reference))
+    assert status.responses == ["utter_booking_status"], status.responses
+    assert status.message("utter_booking_status")["reference"] == reference
 
 
 async def test_one_hotels_pms_down_opens_only_its_breaker(hotels):
