@@ -39,7 +39,7 @@ What is installed:
    it needs ``Authorization: Bearer $REST_CHANNEL_TOKEN`` and is off without
    that variable.
 8. **request body cap** of Rasa's HTTP server (``RASA_MAX_BODY_BYTES``,
-   default 1 MB instead of Sanic's 100 MB).
+   default 8 MiB, the WhatsApp channel's own cap, instead of Sanic's 100 MB).
 """
 from __future__ import annotations
 
@@ -76,7 +76,9 @@ class SafeguardSeamMissing(RuntimeError):
 @dataclass(frozen=True)
 class InputLimits:
     max_message_chars: int = 2000
-    max_body_bytes: int = 1_000_000
+    # as large as the WhatsApp channel's own cap (WHATSAPP_MAX_BODY_BYTES): Meta's biggest batches
+    # (5,000 messages, ~2 MB) must reach the channel; Sanic's default is 100 MB
+    max_body_bytes: int = 8 * 1024 * 1024
 
     @classmethod
     def from_env(cls) -> "InputLimits":

@@ -241,7 +241,7 @@ def test_4_a_50_kb_message_is_not_parsed_and_the_guest_is_told(stack):
 
 
 def test_4_rasa_refuses_huge_bodies(stack):
-    body = json.dumps({"sender": new_sender(), "message": "x" * 2_000_000})
+    body = json.dumps({"sender": new_sender(), "message": "x" * 9_000_000})  # over the 8 MiB RASA_MAX_BODY_BYTES
     answer = requests.post(stack.rest_url, data=body, headers={"Authorization": f"Bearer {REST_TOKEN}"}, timeout=60)
     assert answer.status_code == 413
 
