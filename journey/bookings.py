@@ -3,19 +3,17 @@
 The PMS protocol (``actions.pms.base``) answers questions about one booking
 the guest names; the journey needs the other direction: every booking whose
 stay is near, with the guest's contact, language and party. ``BookingFeed``
-is that read-only view. ``LocalBookingFeed`` reads the embedded PMS's tables;
-a QloApps feed needs the booking list of its webservice (see docs/journey.md).
+is that read-only view. ``PMSBookingFeed`` reads it from each hotel's PMS
+(``PMS.list_bookings``: the embedded PMS's table, QloApps' orders).
 """
 from __future__ import annotations
 
 import datetime as dt
 import re
 from dataclasses import dataclass
-from typing import Protocol, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
-from sqlalchemy import select
-
-from actions.pms.base import BookingStatus
+from actions.pms.base import MAX_LISTED_BOOKINGS, Booking, BookingStatus
 
 SOLO, COUPLE, FAMILY, GROUP, BUSINESS = "solo", "couple", "family", "group", "business"
 PARTIES = (SOLO, COUPLE, FAMILY, GROUP, BUSINESS)
@@ -79,38 +77,48 @@ def language_of_contact(contact: str, default: str) -> str:
     return default
 
 
-class LocalBookingFeed:
-    """The embedded PMS's bookings, read from its database (the same engine)."""
+def journey_booking(hotel_id: str, booking: Booking, default_language: str) -> JourneyBooking:
+    return JourneyBooking(
+        hotel_id=hotel_id,
+        reference=booking.reference,
+        guest_name=booking.guest_name,
+        checkin=booking.checkin,
+        checkout=booking.checkout,
+        guests=booking.guests,
+        room_type=booking.room_type,
+        status=booking.status,
+        contact=booking.contact,
+        language=language_of_contact(booking.contact, default_language),
+        party=party_of(booking.guests, booking.room_type),
+        from_chat=booking.made_by_assistant,
+    )
+
+
+class PMSBookingFeed:
+    """Each hotel's bookings from its own PMS (``PMS.list_bookings``, any backend),
+    through that PMS's gateway: the breaker guards and counts the read."""
+
+    def __init__(self, gateway_of: Callable[[str], Any], default_language: str = "es",
+                 limit: int = MAX_LISTED_BOOKINGS) -> None:
+        self._gateway_of = gateway_of  # hotel id -> PMSGateway
+        self._default_language = default_language
+        self._limit = limit
+
+    def bookings(self, hotel_id: str, stays_ending_from: dt.date) -> Sequence[JourneyBooking]:
+        gateway = self._gateway_of(hotel_id)
+        listed = gateway.call_blocking(gateway.pms.list_bookings, stays_ending_from, self._limit)
+        return [journey_booking(hotel_id, booking, self._default_language) for booking in listed]
+
+
+class LocalBookingFeed(PMSBookingFeed):
+    """One embedded PMS's bookings, for every hotel id asked (tests, one-hotel set-ups)."""
 
     def __init__(self, pms, default_language: str = "es") -> None:
+        from actions.pms.breaker import build_breaker
+        from actions.pms.gateway import PMSGateway
         from actions.pms.local import LocalPMS
 
         if not isinstance(pms, LocalPMS):
             raise TypeError(f"LocalBookingFeed reads the embedded PMS, not {type(pms).__name__}")
-        self._pms = pms
-        self._default_language = default_language
-
-    def bookings(self, hotel_id: str, stays_ending_from: dt.date) -> Sequence[JourneyBooking]:
-        from actions.pms.local import BookingRow
-
-        with self._pms._session() as session:  # the feed is part of the embedded PMS (its reading side)
-            rows = session.execute(
-                select(BookingRow).where(BookingRow.checkout >= stays_ending_from).order_by(BookingRow.reference)
-            ).scalars().all()
-        return [
-            JourneyBooking(
-                hotel_id=hotel_id,
-                reference=row.reference,
-                guest_name=row.guest_name,
-                checkin=row.checkin,
-                checkout=row.checkout,
-                guests=row.guests,
-                room_type=row.room_type,
-                status=BookingStatus(row.status),
-                contact=row.contact or "",
-                language=language_of_contact(row.contact or "", self._default_language),
-                party=party_of(row.guests, row.room_type),
-                from_chat=bool(row.request_id),  # the assistant's bookings carry a request id
-            )
-            for row in rows
-        ]
+        one = PMSGateway(pms, build_breaker())
+        super().__init__(lambda _hotel_id: one, default_language)

@@ -19,7 +19,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from actions import config as hotel_config
 from dlq import DLQSettings, RetryWorker, build_queue
-from journey.bookings import LocalBookingFeed
+from journey.bookings import PMSBookingFeed
 from journey.config import journeys
 from journey.delivery import JourneyDelivery
 from journey.runner import JourneyRunner
@@ -48,14 +48,12 @@ class JourneyService:
 
         settings = hotel_config.settings()
         pms_gateway = gateway()
-        if settings.pms_backend != "local":
-            raise hotel_config.ConfigError("the journey reads bookings from the embedded PMS only for now (docs/journey.md)")
         store = JourneyStore(os.environ.get("JOURNEY_DATABASE_URL", "").strip() or settings.assistant_database_url)
         queue = build_queue(DLQSettings.from_env())
         default_hotel = hotel_config.hotel()
         runner = JourneyRunner(
             store, hotels=hotel_config.hotels(), journeys=configured,
-            feed=LocalBookingFeed(pms_gateway.pms, default_hotel.default_language),
+            feed=PMSBookingFeed(gateway, default_hotel.default_language),
             pms_call=pms_gateway.call, pms=pms_gateway.pms, delivery=JourneyDelivery(Outreach.from_env(queue=queue)),
             clock=utc_now, public_url=settings.public_url, qr_secret=settings.qr_secret, queue=queue,
         )

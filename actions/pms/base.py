@@ -46,6 +46,14 @@ class BookingRejected(PMSError):
         self.field = field
 
 
+MAX_LISTED_BOOKINGS = 2000  # every list_bookings is bounded, whatever the caller asks
+
+
+def listed_bookings_limit(limit: int) -> int:
+    """``limit`` clamped to 1..MAX_LISTED_BOOKINGS."""
+    return max(1, min(int(limit), MAX_LISTED_BOOKINGS))
+
+
 # The room type codes the actions, the NLU (room_type entity) and every backend share.
 ROOM_TYPE_CODES = ("single", "double", "family", "suite")
 
@@ -108,6 +116,8 @@ class Booking:
     # e-mail address...) or the contact the PMS holds; actions/booking_access.py
     # shows the booking only to that guest (or after a second factor).
     contact: str = ""
+    # made in a conversation with the assistant (the journey sends no confirmation step then)
+    made_by_assistant: bool = False
 
     @property
     def nights(self) -> int:
@@ -140,6 +150,15 @@ class PMS(Protocol):
     def confirm_payment(self, reference: str) -> Booking:
         """Record the guest's payment notice. Returns the booking; its status is
         CONFIRMED only when the PMS considers it paid."""
+
+    def accept_payment(self, reference: str) -> Booking:
+        """Reception checked the guest's payment (staff console): the booking is paid.
+        Raises BookingNotFound / InvalidBookingState (cancelled)."""
+
+    def list_bookings(self, checkout_from: date, limit: int = 500) -> list[Booking]:
+        """The hotel's bookings (cancelled ones too) whose checkout is on or after
+        ``checkout_from``, at most ``limit`` (1..MAX_LISTED_BOOKINGS): the stay
+        journey's read (journey/bookings.py)."""
 
     def late_checkout_available(self, reference: str) -> bool:
         """True when the room is not needed by an arrival on the checkout day."""

@@ -75,6 +75,11 @@ class PMSGateway:
         check_input(method, args, kwargs)
         return await asyncio.to_thread(self._guarded_call, method, *args, **kwargs)
 
+    def call_blocking(self, method: Callable[..., T], *args, **kwargs) -> T:
+        """``call`` for a caller already in a worker thread (the journey's reconcile)."""
+        check_input(method, args, kwargs)
+        return self._guarded_call(method, *args, **kwargs)
+
     def _guarded_call(self, method: Callable[..., T], *args, **kwargs) -> T:
         operation = getattr(method, "__name__", "unknown")
         attempted = False

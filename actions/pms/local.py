@@ -48,6 +48,7 @@ from actions.pms.base import (
     StayLimits,
     check_booking_request,
     check_stay,
+    listed_bookings_limit,
 )
 
 logger = logging.getLogger(__name__)
@@ -186,6 +187,7 @@ class LocalPMS(PMS):
             late_checkout_until=row.late_checkout_until,
             late_checkout_fee=None if row.late_checkout_fee is None else Decimal(row.late_checkout_fee),
             contact=row.contact or "",
+            made_by_assistant=bool(row.request_id),  # the assistant's bookings carry a request id
         )
 
     @staticmethod
@@ -336,6 +338,14 @@ class LocalPMS(PMS):
             return self._booking(row)
 
         return self._write(accept)
+
+    def list_bookings(self, checkout_from: dt.date, limit: int = 500) -> list[Booking]:
+        with self._session() as session:
+            rows = session.execute(
+                select(BookingRow).where(BookingRow.checkout >= checkout_from)
+                .order_by(BookingRow.reference).limit(listed_bookings_limit(limit))
+            ).scalars().all()
+            return [self._booking(row) for row in rows]
 
     def late_checkout_available(self, reference: str) -> bool:
         with self._session() as session:

@@ -539,8 +539,14 @@ class FakeQloApps:
             ids = [i for i in ids if str(rows[i][field_name]) == wanted[1:-1]]
         if query.get("sort") == "[id_DESC]":
             ids.reverse()
-        if query.get("limit", "").isdigit():
-            ids = ids[: int(query["limit"])]
+        limit = query.get("limit", "")
+        if limit.isdigit():
+            ids = ids[: int(limit)]
+        elif limit:  # PrestaShop's "offset,count"
+            offset, _, count = limit.partition(",")
+            if not (offset.isdigit() and count.isdigit()):
+                raise _WsError(400, "The \"limit\" value has to be formatted as \"nb\" or \"offset,nb\"", 0)
+            ids = ids[int(offset): int(offset) + int(count)]
         if query.get("display") not in (None, "[id]"):
             raise _WsError(400, "fake: only display=[id] is supported on this list", 0)
         return 200, ({node: [{"id": i} for i in ids]} if ids else [])

@@ -268,6 +268,14 @@ def remark_texts(remarks: Any) -> list[str]:
     return [str((r.get("message") if isinstance(r, dict) else r) or "") for r in as_list(remarks)]
 
 
+BOOKED_REMARK = "Booked via the guest assistant"
+
+
+def made_by_assistant(remarks: Any) -> bool:
+    """The booking remark ``create_booking`` writes is among the order's messages."""
+    return any(f"[{MARKER} " in text and BOOKED_REMARK in text for text in remark_texts(remarks))
+
+
 def late_checkout(remarks: Any) -> tuple[time | None, Decimal | None]:
     """The newest late checkout written by the assistant in the order messages."""
     best: tuple[str, time, Decimal] | None = None

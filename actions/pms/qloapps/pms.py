@@ -29,6 +29,7 @@ from actions.pms.base import (
     PMSError,
     PMSUnavailable,
     RoomType,
+    listed_bookings_limit,
 )
 from actions.pms.qloapps import mapping as m
 from actions.pms.qloapps.transport import NotFound, QloAppsTransport, Rejected
@@ -39,6 +40,8 @@ logger = logging.getLogger(__name__)
 BOOKING_STATUS_NEW = 1
 BOOKING_STATUS_CANCELLED = 3
 PAYMENT_STATUS_AWAITING = 3
+
+LIST_PAGE = 50  # orders per GET orders page of list_bookings
 
 # Configuration keys of the order states we need.
 STATE_KEYS = {
@@ -245,6 +248,7 @@ class QloAppsPMS(PMS):
             currency=str(detail.get("currency") or self.currency),
             late_checkout_until=until,
             late_checkout_fee=fee,
+            made_by_assistant=m.made_by_assistant(assoc.get("remarks")),
         )
 
     def _put(self, detail: dict, reference: str, **fields: Any) -> dict:
@@ -394,7 +398,7 @@ class QloAppsPMS(PMS):
         if not (ari.get(room_type_id) or {}).get("available"):
             raise NoAvailability(request.room_type)
         contact = (request.contact or "").strip()
-        remark = f"[{m.MARKER} {self._stamp()}] Booked via the guest assistant for {request.guests} guest(s)"
+        remark = f"[{m.MARKER} {self._stamp()}] {m.BOOKED_REMARK} for {request.guests} guest(s)"
         if contact:
             remark += f"; contact: {contact}"
         if request.phone:
@@ -499,6 +503,33 @@ class QloAppsPMS(PMS):
     def get_booking(self, reference: str) -> Booking:
         detail, order = self._load(reference)
         return self._to_booking(detail, self._status(order))
+
+    def list_bookings(self, checkout_from: date, limit: int = 500) -> list[Booking]:
+        """The newest ``limit`` orders of the shop, in pages of LIST_PAGE
+        (``GET orders?sort=[id_DESC]&limit=offset,n``; the stay dates live in
+        the booking, not the order, so they cannot be filtered on): each one's
+        booking and order are read, other hotels' are skipped. Cost: 1 + 2 requests
+        per order read; an order past ``limit`` is not seen (logged)."""
+        limit = listed_bookings_limit(limit)
+        found: list[Booking] = []
+        read = 0
+        while read < limit:
+            size = min(LIST_PAGE, limit - read)
+            page = m.objects(self._request("GET", "orders", params={
+                "display": "[id]", "sort": "[id_DESC]", "limit": f"{read},{size}"}), "orders")
+            for order_ref in page:
+                try:
+                    detail, order = self._load(m.format_reference(m.to_int(order_ref.get("id"))))
+                except BookingNotFound:  # another hotel's order, or gone meanwhile
+                    continue
+                booking = self._to_booking(detail, self._status(order))
+                if booking.checkout >= checkout_from:
+                    found.append(booking)
+            read += len(page)
+            if len(page) < size:
+                return found
+        logger.warning("QloApps list_bookings read only the newest %s orders; older ones were not looked at", limit)
+        return found
 
     def cancel_booking(self, reference: str) -> Booking:
         detail, order = self._load(reference)

@@ -1,0 +1,163 @@
+"""PMS.list_bookings (the stay journey's read) on both backends, and the journey
+reading a QloApps shop through it (QloApps' default behaviours on)."""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from datetime import date
+
+import pytest
+import yaml
+
+from actions import config
+from actions.pms import gateway
+from actions.pms.base import MAX_LISTED_BOOKINGS, BookingRequest, BookingStatus
+from actions.pms.local import LocalPMS
+from actions.pms.qloapps import QloAppsPMS
+from actions.pms.qloapps import pms as qloapps_pms
+from journey import config as journey_config
+from journey.service import JourneyService
+from tests.fakes.qloapps_server import FakeQloApps
+from tests.stack_common import ROOT
+
+API_KEY = "QLOKEY7H2M9X4P1Z8W5V3N6B0C2D4F6G"
+ROOM_MAP = {"single": 11, "double": 12, "suite": 13, "family": 14}
+PHONE = "+34600111222"
+TODAY = date(2031, 5, 20)
+
+
+@pytest.fixture
+def server():
+    fake = FakeQloApps(api_key=API_KEY).seed_demo().start()
+    try:
+        yield fake
+    finally:
+        fake.stop()
+
+
+def make_pms(server: FakeQloApps, hotel_id: int = 1, **kwargs) -> QloAppsPMS:
+    room_map = ROOM_MAP if hotel_id == 1 else {"double": 21}
+    return QloAppsPMS(server.base_url, API_KEY, hotel_id, room_type_map=room_map, timeout=2.0,
+                      clock=lambda: TODAY, catalog_ttl=0, **kwargs)
+
+
+def book(pms, checkin: date, nights: int = 2, room_type: str = "double", guests: int = 2, contact: str = "",
+         request_id: str = "", name: str = "Ana García"):
+    return pms.create_booking(BookingRequest(name, room_type, checkin, checkin + dt.timedelta(days=nights), guests,
+                                             contact, phone=PHONE, request_id=request_id))
+
+
+def back_office_booking(pms: QloAppsPMS, checkin: date, email: str = "walk.in@example.com") -> int:
+    """An order reception made in QloApps itself (no assistant remark)."""
+    body = {"booking": {
+        "id_property": 1, "currency": "EUR", "booking_status": 1, "payment_status": 3, "source": "Front desk",
+        "associations": {
+            "customer_detail": {"firstname": "Walk", "lastname": "In", "email": email, "phone": "+44 7700 900123"},
+            "room_types": [{"id_room_type": 11, "checkin_date": checkin.isoformat(),
+                            "checkout_date": (checkin + dt.timedelta(days=1)).isoformat(), "number_of_rooms": 1,
+                            "rooms": [{"adults": 1, "adult": 1, "child": 0}]}],
+        },
+    }}
+    return int(pms._request("POST", "bookings", json_body=body)["booking"]["id"])
+
+
+# -- QloApps ------------------------------------------------------------------------------
+def test_qloapps_lists_this_hotels_bookings_ending_from_the_date(server):
+    pms, other = make_pms(server), make_pms(server, hotel_id=2)
+    try:
+        past = book(pms, date(2031, 5, 1), request_id="r-past")
+        current = book(pms, date(2031, 6, 1), contact="ana@example.com", request_id="r-1")
+        cancelled = book(pms, date(2031, 6, 10), request_id="r-2")
+        pms.cancel_booking(cancelled.reference)
+        paid = book(pms, date(2031, 6, 20), room_type="family", guests=4, request_id="r-3")
+        server.mark_paid(int(paid.reference[2:]))
+        walk_in = back_office_booking(pms, date(2031, 7, 1))
+        other_hotel = book(other, date(2031, 6, 1), request_id="r-other")
+
+        listed = {b.reference: b for b in pms.list_bookings(date(2031, 5, 20))}
+    finally:
+        pms.close()
+        other.close()
+    assert past.reference not in listed and other_hotel.reference not in listed
+    assert set(listed) == {current.reference, cancelled.reference, paid.reference, f"BK{walk_in:06d}"}
+    assert listed[cancelled.reference].status is BookingStatus.CANCELLED
+    assert listed[paid.reference].status is BookingStatus.CONFIRMED
+    assert listed[paid.reference].room_type == "family" and listed[paid.reference].guests == 4
+    assert listed[current.reference].made_by_assistant and not listed[f"BK{walk_in:06d}"].made_by_assistant
+
+
+def test_qloapps_listing_reads_bounded_pages_and_stops_at_the_limit(server, monkeypatch):
+    monkeypatch.setattr(qloapps_pms, "LIST_PAGE", 2)
+    pms = make_pms(server)
+    try:
+        made = [book(pms, date(2031, 6, 1) + dt.timedelta(days=3 * i), request_id=f"r-{i}") for i in range(5)]
+        server.requests.clear()
+        everything = pms.list_bookings(date(2031, 5, 20))
+        pages = [call.query.get("limit") for call in server.calls("GET", "orders") if call.resource == "orders"]
+        server.requests.clear()
+        newest = pms.list_bookings(date(2031, 5, 20), limit=3)
+        read = server.calls("GET", "bookings")
+        huge = pms.list_bookings(date(2031, 5, 20), limit=10**9)  # clamped, not a billion requests
+    finally:
+        pms.close()
+    assert {b.reference for b in everything} == {b.reference for b in made}
+    assert pages == ["0,2", "2,2", "4,2"]  # the short third page ends the listing
+    assert {b.reference for b in newest} == {b.reference for b in made[-3:]}
+    assert len(read) == 3  # orders past the limit are not loaded
+    assert len(huge) == 5 and MAX_LISTED_BOOKINGS < 10**9
+
+
+# -- LocalPMS -----------------------------------------------------------------------------
+def test_local_lists_bookings_ending_from_the_date_bounded(tmp_path):
+    pms = LocalPMS(f"sqlite:///{tmp_path / 'pms.sqlite3'}", clock=lambda: date(2031, 5, 1))
+    # the demo bookings: BK100001 ends on 3 May, BK100002 on 18 May
+    early = book(pms, date(2031, 5, 2), nights=1)
+    later = book(pms, date(2031, 6, 1), contact="ana@example.com", request_id="r-1")
+    assert [b.reference for b in pms.list_bookings(date(2031, 5, 10))] == sorted(["BK100002", later.reference])
+    every = pms.list_bookings(date(2031, 5, 1))
+    assert {b.reference for b in every} == {"BK100001", "BK100002", early.reference, later.reference}
+    assert len(pms.list_bookings(date(2031, 5, 1), limit=1)) == 1
+    made = {b.reference: b.made_by_assistant for b in every}
+    assert made[later.reference] and not made[early.reference] and not made["BK100002"]
+
+
+# -- the journey on QloApps -----------------------------------------------------------------
+def use_qloapps_hotel(tmp_path, monkeypatch, server: FakeQloApps) -> None:
+    raw = yaml.safe_load((ROOT / "hotel.yml").read_text(encoding="utf-8"))
+    raw["journey"]["enabled"] = True
+    raw.pop("pms", None)
+    path = tmp_path / "hotel.yml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    monkeypatch.setenv("HOTEL_CONFIG", str(path))
+    monkeypatch.setenv("PMS_BACKEND", "qloapps")
+    monkeypatch.setenv("QLOAPPS_URL", server.base_url)
+    monkeypatch.setenv("QLOAPPS_API_KEY", API_KEY)
+    monkeypatch.setenv("QLOAPPS_HOTEL_ID", "1")
+    monkeypatch.setenv("QLOAPPS_ROOM_TYPES", ",".join(f"{k}={v}" for k, v in ROOM_MAP.items()))
+    monkeypatch.setenv("ASSISTANT_DATABASE_URL", f"sqlite:///{tmp_path / 'assistant.sqlite3'}")
+    monkeypatch.setenv("JOURNEY_TICK_SECONDS", "3600")
+    for cached in (config.settings, config.hotels, journey_config.journeys):
+        cached.cache_clear()
+    gateway.use_gateway(None)
+
+
+def teardown_function():
+    for cached in (config.settings, config.hotels, journey_config.journeys):
+        cached.cache_clear()
+    gateway.use_gateway(None)
+
+
+async def test_the_journey_plans_the_steps_of_a_qloapps_booking(tmp_path, monkeypatch, server):
+    use_qloapps_hotel(tmp_path, monkeypatch, server)
+    pms = make_pms(server)
+    try:
+        booking = book(pms, dt.date.today() + dt.timedelta(days=5), contact="+34 600 111 222", request_id="r-j")
+    finally:
+        pms.close()
+    service = JourneyService.from_env()  # refused to start with PMS_BACKEND=qloapps before
+    assert isinstance(service.runner.pms, QloAppsPMS)
+    report = await service.runner.tick()
+    await asyncio.sleep(0)
+    rows = service.runner.store.rows_for(config.hotel().id, [booking.reference])
+    assert report.added >= 1 and rows
+    assert server.calls("GET", "orders")
