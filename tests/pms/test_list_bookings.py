@@ -10,12 +10,20 @@ import pytest
 import yaml
 
 from actions import config
+from actions.booking_access import is_contact
 from actions.pms import gateway
-from actions.pms.base import MAX_LISTED_BOOKINGS, BookingRequest, BookingStatus
+from actions.pms.base import (
+    MAX_LISTED_BOOKINGS,
+    BookingRequest,
+    BookingStatus,
+    PMSError,
+)
+from actions.pms.breaker import build_breaker
 from actions.pms.local import LocalPMS
 from actions.pms.qloapps import QloAppsPMS
 from actions.pms.qloapps import pms as qloapps_pms
 from journey import config as journey_config
+from journey.bookings import PMSBookingFeed
 from journey.service import JourneyService
 from tests.fakes.qloapps_server import FakeQloApps
 from tests.stack_common import ROOT
@@ -161,3 +169,62 @@ async def test_the_journey_plans_the_steps_of_a_qloapps_booking(tmp_path, monkey
     rows = service.runner.store.rows_for(config.hotel().id, [booking.reference])
     assert report.added >= 1 and rows
     assert server.calls("GET", "orders")
+
+
+# -- Booking.contact from the QloApps customer ----------------------------------------------
+def test_a_whatsapp_guest_who_booked_in_qloapps_owns_the_booking(server):
+    pms = make_pms(server)
+    try:
+        booking = book(pms, date(2031, 6, 1), contact="34600111222@106540352242922")
+        walk_in = pms.get_booking(f"BK{back_office_booking(pms, date(2031, 6, 5)):06d}")
+        read = pms.get_booking(booking.reference)
+    finally:
+        pms.close()
+    assert booking.contact == read.contact == PHONE  # the customer's phone, not the placeholder e-mail
+    assert is_contact(read, "34600111222@999")  # the guest writing on WhatsApp: no second factor
+    assert not is_contact(read, "34600999999@999")
+    assert walk_in.contact == "+44 7700 900123" and is_contact(walk_in, "447700900123@999")
+    assert not walk_in.made_by_assistant
+
+
+def test_the_reception_fallback_phone_and_placeholder_emails_name_nobody(server):
+    pms = make_pms(server, fallback_phone="+34 956 000 000")
+    try:
+        by_mail = pms.create_booking(BookingRequest("Ana García", "double", date(2031, 6, 1), date(2031, 6, 3), 2,
+                                                    "ana@example.com"))
+        by_chat = pms.create_booking(BookingRequest("Bob Stone", "double", date(2031, 6, 10), date(2031, 6, 12), 2,
+                                                    "web-chat-7f3a"))
+        sent = server.customers[server.orders[int(by_mail.reference[2:])].id_customer]
+    finally:
+        pms.close()
+    assert sent["phone"] == "+34 956 000 000"  # QloApps got reception's number...
+    assert by_mail.contact == "ana@example.com" and is_contact(by_mail, "ana@example.com")  # ...it is not the owner
+    assert by_chat.contact == ""  # guest-<hash>@guest-assistant.invalid is nobody's address
+    assert not is_contact(by_chat, "34956000000@999")
+
+
+@pytest.mark.parametrize("field_name, value", [("phone", "call reception"), ("email", "ana at example")])
+def test_a_malformed_customer_contact_raises(server, field_name, value):
+    pms = make_pms(server)
+    try:
+        booking = book(pms, date(2031, 6, 1), contact="ana@example.com")
+        server.customers[server.orders[int(booking.reference[2:])].id_customer][field_name] = value
+        with pytest.raises(PMSError, match="malformed"):
+            pms.get_booking(booking.reference)
+    finally:
+        pms.close()
+
+
+def test_the_journey_language_follows_the_qloapps_customers_phone(server):
+    pms = make_pms(server)
+    try:
+        walk_in = back_office_booking(pms, date(2031, 6, 5))
+        spanish = book(pms, date(2031, 6, 1))
+        gw = gateway.PMSGateway(pms, build_breaker())
+        feed = {b.reference: b for b in PMSBookingFeed(lambda _hotel: gw, "es").bookings("h", date(2031, 5, 20))}
+    finally:
+        pms.close()
+    assert feed[f"BK{walk_in:06d}"].language == "en" and feed[f"BK{walk_in:06d}"].contact == "+44 7700 900123"
+    assert feed[spanish.reference].language == "es" and feed[spanish.reference].from_chat
+    assert not feed[f"BK{walk_in:06d}"].from_chat
+

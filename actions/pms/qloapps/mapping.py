@@ -373,5 +373,24 @@ def guest_name(customer: Mapping[str, Any]) -> str:
     return firstname if firstname == lastname else f"{firstname} {lastname}".strip()
 
 
+def contact_of(customer: Mapping[str, Any], *, email_domain: str, fallback_phone: str = "") -> str:
+    """Who the booking belongs to (``Booking.contact``, read by actions/booking_access.py
+    and the journey): the customer's phone, else their e-mail. The reception number
+    sent as ``fallback_phone`` and the placeholder e-mails of ``customer_detail`` name
+    nobody and are skipped. A phone or e-mail QloApps holds that is not one raises."""
+    phone = str(customer.get("phone") or "").strip()
+    email = str(customer.get("email") or "").strip()
+    if phone and not phone_number(phone):
+        raise PMSError(f"QloApps customer {to_int(customer.get('id_customer'))} has a malformed phone number")
+    if email and not is_email(email):
+        raise PMSError(f"QloApps customer {to_int(customer.get('id_customer'))} has a malformed e-mail address")
+    digits = re.sub(r"\D", "", phone)
+    if phone and not (fallback_phone and digits == re.sub(r"\D", "", fallback_phone)):
+        return phone
+    if email and not email.lower().endswith("@" + email_domain.lower()):
+        return email
+    return ""
+
+
 def contains_any(texts: Iterable[str], needle: str) -> bool:
     return any(needle in text for text in texts)

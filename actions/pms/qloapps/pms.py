@@ -248,6 +248,8 @@ class QloAppsPMS(PMS):
             currency=str(detail.get("currency") or self.currency),
             late_checkout_until=until,
             late_checkout_fee=fee,
+            contact=m.contact_of(assoc.get("customer_detail") or {}, email_domain=self.guest_email_domain,
+                                 fallback_phone=self.fallback_phone),
             made_by_assistant=m.made_by_assistant(assoc.get("remarks")),
         )
 
