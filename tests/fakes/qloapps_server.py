@@ -140,6 +140,7 @@ class FakeOrder:
     total_paid_real: Decimal = Decimal("0")
     reference: str = ""
     date_add: str = "2031-01-01 10:00:00"
+    history: list[int] = field(default_factory=list)  # order states set through order_histories
 
     @property
     def services_excl(self) -> Decimal:
@@ -485,6 +486,8 @@ class FakeQloApps:
                 return (200, {"order": self._order_fields(order)}) if order else (404, None)
             if name == "orders" and method == "GET":
                 return self._list(query, "orders", {o.id: {"id_customer": o.id_customer} for o in self.orders.values()})
+            if name == "order_histories" and method == "POST":
+                return self._post_order_history(body)
             if name == "customers" and method == "GET" and object_id is None:
                 return self._list(query, "customers", {cid: {"email": c["email"]} for cid, c in self.customers.items()})
         raise _WsError(400, f"Resource of type \"{name}\" does not exists. Did you mean: ...?", 16)
@@ -550,6 +553,29 @@ class FakeQloApps:
         if query.get("display") not in (None, "[id]"):
             raise _WsError(400, "fake: only display=[id] is supported on this list", 0)
         return 200, ({node: [{"id": i} for i in ids]} if ids else [])
+
+    def _post_order_history(self, body: bytes) -> tuple[int, Any]:
+        """PrestaShop's generic resource (XML body): ``OrderHistory::addWs`` runs
+        ``changeIdOrderState``; a paid state records the rest of the order as an
+        OrderPayment. The booking's rooms and services are not touched."""
+        try:
+            node = ET.fromstring(body).find("order_history")
+        except ET.ParseError:
+            raise _WsError(400, "HTTP XML response is not parsable", 0) from None
+        if node is None:
+            raise _WsError(400, "fake: no order_history in the request", 0)
+        order_id, state = (node.findtext(tag, "").strip() for tag in ("id_order", "id_order_state"))
+        for field_name, value in (("id_order", order_id), ("id_order_state", state)):
+            if not value.isdigit():
+                raise _WsError(400, f"Validation error: \"{field_name}\" is required", 0)
+        order = self.orders.get(int(order_id))
+        if order is None or int(state) not in self.states.values():
+            raise _WsError(400, "fake: unknown order or order state", 0)
+        order.current_state = int(state)
+        order.history.append(int(state))
+        if int(state) == self.states["PS_OS_PAYMENT_ACCEPTED"] and order.total_paid_real < order.total_incl:
+            order.total_paid_real = order.total_incl
+        return 201, {"order_history": {"id": len(order.history), "id_order": order.id, "id_order_state": int(state)}}
 
     def _get_configurations(self, query: dict) -> tuple[int, Any]:
         wanted = query.get("filter[name]")

@@ -14,8 +14,11 @@ from actions.booking_access import is_contact
 from actions.pms import gateway
 from actions.pms.base import (
     MAX_LISTED_BOOKINGS,
+    PMS,
+    BookingNotFound,
     BookingRequest,
     BookingStatus,
+    InvalidBookingState,
     PMSError,
 )
 from actions.pms.breaker import build_breaker
@@ -228,3 +231,47 @@ def test_the_journey_language_follows_the_qloapps_customers_phone(server):
     assert feed[spanish.reference].language == "es" and feed[spanish.reference].from_chat
     assert not feed[f"BK{walk_in:06d}"].from_chat
 
+
+# -- accept_payment (staff console's payment-check Approve) ------------------------------------
+def test_accept_payment_moves_the_order_to_payment_accepted_through_order_histories(server):
+    pms = make_pms(server)
+    try:
+        booking = book(pms, date(2031, 6, 1))
+        order = server.orders[int(booking.reference[2:])]
+        server.add_services_to_order(order.id, 2)  # reception added breakfast in QloApps
+        with_breakfast = pms.get_booking(booking.reference)
+        server.requests.clear()
+        paid = pms.accept_payment(booking.reference)
+        again = pms.accept_payment(booking.reference)
+        writes = [call for call in server.requests if call.method in ("POST", "PUT")]
+    finally:
+        pms.close()
+    assert paid.status is BookingStatus.CONFIRMED and paid.is_paid and again.is_paid
+    assert order.current_state == 2 and order.history == [2]  # PS_OS_PAYMENT_ACCEPTED, once
+    assert order.total_paid_real == order.total_incl
+    assert [(call.method, call.resource) for call in writes] == [("POST", "order_histories")]  # no PUT bookings
+    assert b"<id_order_state>2</id_order_state>" in writes[0].body
+    assert [s["id_service"] for room in order.rooms for s in room["services"]] == [2]  # breakfast kept
+    assert paid.total_price == with_breakfast.total_price
+
+
+def test_accept_payment_refuses_a_cancelled_booking(server):
+    pms = make_pms(server)
+    try:
+        booking = book(pms, date(2031, 6, 1))
+        pms.cancel_booking(booking.reference)
+        server.requests.clear()
+        with pytest.raises(InvalidBookingState):
+            pms.accept_payment(booking.reference)
+        with pytest.raises(BookingNotFound):
+            pms.accept_payment("BK999999")
+    finally:
+        pms.close()
+    assert not server.calls("POST", "order_histories")
+
+
+def test_accept_payment_is_on_the_protocol_of_both_backends(tmp_path):
+    assert "accept_payment" in PMS.__dict__ and "list_bookings" in PMS.__dict__
+    local = LocalPMS(f"sqlite:///{tmp_path / 'pms.sqlite3'}", clock=lambda: date(2031, 5, 1))
+    assert local.accept_payment("BK100002").is_paid
+    assert QloAppsPMS.accept_payment is not PMS.accept_payment

@@ -561,6 +561,37 @@ class QloAppsPMS(PMS):
         updated = self._put(detail, reference, remark=remark)
         return self._to_booking(updated, self._order_status(m.to_int(detail.get("id")), reference))
 
+    def accept_payment(self, reference: str) -> Booking:
+        """Reception checked the payment (staff console): the order moves to
+        PS_OS_PAYMENT_ACCEPTED the way QloApps' back office does it, a new
+        ``order_histories`` entry (``OrderHistory::changeIdOrderState``, which also
+        records the unpaid rest as a payment). Not ``PUT bookings``: the booking's
+        rooms and services stay as they are, and no e-mail is sent (no ``sendemail``)."""
+        detail, order = self._load(reference)
+        status = self._status(order)
+        if status is BookingStatus.CANCELLED:
+            raise InvalidBookingState("cancelled")
+        if status is BookingStatus.CONFIRMED:
+            return self._to_booking(detail, status)
+        booking_id = m.to_int(detail.get("id"))
+        state = min(self._order_states()["payment_accepted"])
+        xml = ('<?xml version="1.0" encoding="UTF-8"?>\n<prestashop><order_history>'
+               f"<id_order>{booking_id}</id_order><id_order_state>{state}</id_order_state>"
+               "</order_history></prestashop>")
+        try:
+            self._request("POST", "order_histories", xml_body=xml)
+        except NotFound:
+            raise BookingNotFound(reference) from None
+        after, order = self._load(reference)
+        status = self._status(order)
+        if status is not BookingStatus.CONFIRMED:
+            raise PMSError(f"QloApps did not mark order {booking_id} paid (state {m.to_int(order.get('current_state'))})")
+        before_services = sorted(m.service_ids(m.first_stay(detail)))
+        if sorted(m.service_ids(m.first_stay(after))) != before_services:
+            logger.error("QloApps changed the services of booking %s when its payment was accepted", reference)
+        logger.info("QloApps booking %s: payment accepted (order state %s)", reference, state)
+        return self._to_booking(after, status)
+
     def late_checkout_available(self, reference: str) -> bool:
         detail, order = self._load(reference)
         if self._status(order) is BookingStatus.CANCELLED:
