@@ -89,7 +89,7 @@ def journey_booking(hotel_id: str, booking: Booking, default_language: str) -> J
         status=booking.status,
         contact=booking.contact,
         language=language_of_contact(booking.contact, default_language),
-        party=party_of(booking.guests, booking.room_type),
+        party=party_of(booking.guests, booking.room_type, booking.party),
         from_chat=booking.made_by_assistant,
     )
 

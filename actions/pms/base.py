@@ -118,6 +118,9 @@ class Booking:
     contact: str = ""
     # made in a conversation with the assistant (the journey sends no confirmation step then)
     made_by_assistant: bool = False
+    # the party when the PMS knows more than the guest count ("family": children in a room);
+    # "" = unknown (the journey then infers it from guests and room type)
+    party: str = ""
 
     @property
     def nights(self) -> int:

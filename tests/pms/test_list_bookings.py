@@ -275,3 +275,26 @@ def test_accept_payment_is_on_the_protocol_of_both_backends(tmp_path):
     local = LocalPMS(f"sqlite:///{tmp_path / 'pms.sqlite3'}", clock=lambda: date(2031, 5, 1))
     assert local.accept_payment("BK100002").is_paid
     assert QloAppsPMS.accept_payment is not PMS.accept_payment
+
+
+def test_a_qloapps_room_with_children_makes_a_family_party(server):
+    pms = make_pms(server)
+    try:
+        body = {"booking": {
+            "id_property": 1, "currency": "EUR", "booking_status": 1, "payment_status": 3, "source": "Website",
+            "associations": {
+                "customer_detail": {"firstname": "Eva", "lastname": "Ruiz", "email": "eva@example.com",
+                                    "phone": "+34 611 222 333"},
+                "room_types": [{"id_room_type": 13, "checkin_date": "2031-06-01", "checkout_date": "2031-06-03",
+                                "number_of_rooms": 1, "rooms": [{"adults": 1, "adult": 1, "child": 1}]}],
+            },
+        }}
+        mother_and_child = int(pms._request("POST", "bookings", json_body=body)["booking"]["id"])
+        couple = book(pms, date(2031, 6, 5))
+        gw = gateway.PMSGateway(pms, build_breaker())
+        feed = {b.reference: b for b in PMSBookingFeed(lambda _hotel: gw, "es").bookings("h", date(2031, 5, 20))}
+    finally:
+        pms.close()
+    family = feed[f"BK{mother_and_child:06d}"]
+    assert family.guests == 2 and family.party == "family"  # two guests alone would read as a couple
+    assert feed[couple.reference].party == "couple"

@@ -367,6 +367,11 @@ def guests_of(stay: dict) -> int:
                if isinstance(r, dict))
 
 
+def party_of(stay: dict) -> str:
+    """"family" when a room of the stay has children (QloApps' per-room ``child``), else unknown."""
+    return "family" if any(to_int(r.get("child")) > 0 for r in as_list(stay.get("rooms")) if isinstance(r, dict)) else ""
+
+
 def guest_name(customer: Mapping[str, Any]) -> str:
     firstname = str(customer.get("firstname") or "").strip()
     lastname = str(customer.get("lastname") or "").strip()

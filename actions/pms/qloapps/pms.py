@@ -251,6 +251,7 @@ class QloAppsPMS(PMS):
             contact=m.contact_of(assoc.get("customer_detail") or {}, email_domain=self.guest_email_domain,
                                  fallback_phone=self.fallback_phone),
             made_by_assistant=m.made_by_assistant(assoc.get("remarks")),
+            party=m.party_of(stay),
         )
 
     def _put(self, detail: dict, reference: str, **fields: Any) -> dict:
