@@ -61,8 +61,8 @@ class TickReport:
 def target_of(booking: JourneyBooking, journey: JourneyConfig) -> Target:
     """Whom the booking's steps go to (an empty conversation id: nobody reachable)."""
     contact = booking.contact.strip()
-    if booking.from_chat and contact:
-        conversation = contact
+    if booking.from_chat and contact and not PHONE.match(contact):
+        conversation = contact  # the conversation id the booking was made in (a PMS holding a phone: below)
     elif PHONE.match(contact) and journey.whatsapp_phone_number_id:
         conversation = f"{re.sub(r'[^0-9]', '', contact)}@{journey.whatsapp_phone_number_id}"
     elif EMAIL.match(contact):
@@ -89,7 +89,9 @@ class JourneyRunner:
         queue: Any = None,  # the dead-letter queue for failed sends
         lease_seconds: float = 600.0,  # longer than a send with all its retries (Graph: 4 x 20 s)
         batch: int = 50,
+        gateway_of: Optional[Callable[[str], Any]] = None,  # hotel id -> its PMSGateway (several PMS)
     ) -> None:
+        self.gateway_of = gateway_of
         self.store, self.hotels, self.journeys, self.feed = store, hotels, journeys, feed
         self.pms_call, self.pms, self.delivery, self.clock = pms_call, pms, delivery, clock
         self.public_url, self.qr_secret, self.queue = public_url, qr_secret, queue
@@ -175,14 +177,18 @@ class JourneyRunner:
             return "skipped", NO_CONTACT, ""
         if await asyncio.to_thread(self.store.opted_out, row.hotel_id, row.conversation_id):
             return "skipped", "the guest opted out", ""
+        pms_call, pms = self.pms_call, self.pms
+        if self.gateway_of is not None:  # the booking is in its own hotel's PMS, not the first hotel's
+            hotel_gateway = self.gateway_of(row.hotel_id)
+            pms_call, pms = hotel_gateway.call, hotel_gateway.pms
         try:
-            booking: Booking = await self.pms_call(self.pms.get_booking, row.booking_ref)
+            booking: Booking = await pms_call(pms.get_booking, row.booking_ref)
             if booking.status is BookingStatus.CANCELLED:
                 return "cancelled", "booking cancelled", ""
             if row.step == CHECKOUT_MORNING:
                 if booking.late_checkout_until is not None:
                     return "skipped", "the guest already has a late checkout", ""
-                if not await self.pms_call(self.pms.late_checkout_available, booking.reference):
+                if not await pms_call(pms.late_checkout_available, booking.reference):
                     return "skipped", "the room is needed: no late checkout to offer", ""
         except BookingNotFound:
             return "cancelled", "the booking is no longer in the PMS", ""

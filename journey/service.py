@@ -56,6 +56,7 @@ class JourneyService:
             feed=PMSBookingFeed(gateway, default_hotel.default_language),
             pms_call=pms_gateway.call, pms=pms_gateway.pms, delivery=JourneyDelivery(Outreach.from_env(queue=queue)),
             clock=utc_now, public_url=settings.public_url, qr_secret=settings.qr_secret, queue=queue,
+            gateway_of=gateway,
         )
         worker = RetryWorker(queue, runner.handlers())
         return cls(runner, worker, float(os.environ.get("JOURNEY_TICK_SECONDS", "60")))
