@@ -1,6 +1,7 @@
 """Session start and language tracking."""
 from __future__ import annotations
 
+import re
 from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
@@ -9,6 +10,10 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.context import LANGUAGES, hotel_for
 from journey.guest_messages import on_guest_message
+
+# a message with no word of two letters (a date, a reference, a number, an emoji)
+# says nothing about the guest's language, however sure the detector is
+WORD = re.compile(r"\b[^\W\d_]{2,}\b")
 
 
 class ActionSessionStart(Action):
@@ -43,13 +48,15 @@ class ActionDetectLanguage(Action):
         detected = (tracker.latest_message or {}).get("language") or {}
         language = detected.get("name")
         events: List[EventType] = []
-        if detected.get("reliable") and language in LANGUAGES and language != tracker.get_slot("language"):
+        text = (tracker.latest_message or {}).get("text") or ""
+        if (detected.get("reliable") and language in LANGUAGES and language != tracker.get_slot("language")
+                and WORD.search(text)):
             events.append(SlotSet("language", language))
         # Rasa runs this on every guest message: replies to the journey's messages are
         # counted and an opt-out is stored here too (journey/guest_messages.py); the
         # confirmation comes from action_journey_opt_out (a slot mapping cannot speak).
         await on_guest_message(
-            hotel_for(tracker).id, tracker.sender_id, (tracker.latest_message or {}).get("text") or "",
+            hotel_for(tracker).id, tracker.sender_id, text,
             language if events else (tracker.get_slot("language") or hotel_for(tracker).default_language),
         )
         return events

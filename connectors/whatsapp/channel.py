@@ -455,6 +455,7 @@ class WhatsAppInput(ChannelInput):
                                 before_send=presence.before_reply)
         if message.type not in SILENT_TYPES and (self.config.typing_indicator or self.config.mark_read):
             presence.start()
+            await presence.first_sent()  # read ticks before the turn runs (presence.py: why)
         try:
             details: Dict[str, Any] = {}
             text = await self._text_for_rasa(message, output, conversation, details)

@@ -3,10 +3,12 @@
 Meta's typing indicator is a ``status: read`` request for the guest's message
 with ``typing_indicator: {"type": "text"}`` (it marks the message read too);
 WhatsApp hides it when the reply arrives or after 25 seconds. ``start`` sends
-it without holding the turn up and repeats it every ``refresh_seconds`` while
-the turn runs (at most ``max_refreshes`` times); ``before_reply`` waits for the
-request in flight (up to 2 s), so the indicator does not reach the guest after
-the answer, and stops the repeats. A failure is logged, never raised: it must not cost
+it and repeats it every ``refresh_seconds`` while the turn runs (at most
+``max_refreshes`` times); ``first_sent`` waits for the first request (up to
+2 s): the channel awaits it before handing the message to Rasa, so a process
+that dies while Graph is slow dies before the turn ran, and the journal's
+re-run answers the turn once (a turn run but not yet marked done would be run
+twice). ``before_reply`` stops the repeats before the answer goes out. A failure is logged, never raised: it must not cost
 the guest the answer. With ``typing=False`` only the read receipt is sent.
 """
 from __future__ import annotations
@@ -45,14 +47,20 @@ class TypingIndicator:
             self._first = asyncio.get_running_loop().create_future()
             self._task = asyncio.get_running_loop().create_task(self._run())
 
-    async def before_reply(self) -> None:
-        """Awaited before the turn's first message: the first request done, no repeats."""
-        if self._task is None or self._first is None:
+    async def first_sent(self) -> None:
+        """The first read/typing request answered, failed or given up after 2 s."""
+        if self._first is None:
             return
         try:  # a Graph that is slow or retrying must not hold the answer up for long
             await asyncio.wait_for(asyncio.shield(self._first), timeout=FIRST_REQUEST_WAIT_SECONDS)
         except asyncio.TimeoutError:
             pass
+
+    async def before_reply(self) -> None:
+        """Awaited before the turn's first message: the first request done, no repeats."""
+        if self._task is None or self._first is None:
+            return
+        await self.first_sent()
         await self.stop()
 
     async def stop(self) -> None:

@@ -24,8 +24,8 @@ async def test_session_start_sets_nothing_that_was_not_there():
     assert slots == ["hotel_name"]
 
 
-def detect_tracker(name, reliable, current="es"):
-    tracker = make_tracker(language=current, text="hello there")
+def detect_tracker(name, reliable, current="es", text="hello there"):
+    tracker = make_tracker(language=current, text=text)
     tracker.latest_message["language"] = {"name": name, "reliable": reliable}
     return tracker
 
@@ -39,5 +39,9 @@ async def test_detect_language_keeps_the_language_otherwise():
     assert (await run_action(ActionDetectLanguage(), detect_tracker("en", False))).events == []  # unsure
     assert (await run_action(ActionDetectLanguage(), detect_tracker("es", True))).events == []  # unchanged
     assert (await run_action(ActionDetectLanguage(), detect_tracker("fr", True))).events == []  # not supported
+    # a date, a reference or a number answered to a form question carries no language
+    for text in ("2026-12-16", "17/03", "BK100002", "4", "👍 2"):
+        assert (await run_action(ActionDetectLanguage(), detect_tracker("en", True, text=text))).events == [], text
+    assert (await run_action(ActionDetectLanguage(), detect_tracker("en", True, text="hi"))).slot("language") == "en"
     no_verdict = make_tracker(text="ok")
     assert (await run_action(ActionDetectLanguage(), no_verdict)).events == []
