@@ -23,14 +23,13 @@ import json
 import logging
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Mapping, Optional
 
-from sqlalchemy import Column, DateTime, Integer, String, Text, create_engine, select
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Column, DateTime, Integer, String, Text, select
 from sqlalchemy.orm import declarative_base, sessionmaker
 
 from actions.config import settings
+from core.database import create_tables, project_engine
 
 logger = logging.getLogger(__name__)
 Base = declarative_base()
@@ -77,18 +76,9 @@ def _entry(row: AuditRow) -> AuditEntry:
 
 class AuditLog:
     def __init__(self, database_url: str) -> None:
-        if database_url.startswith("sqlite:///"):
-            Path(database_url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-        connect_args = {"check_same_thread": False} if database_url.startswith("sqlite") else {}
-        self._engine = create_engine(database_url, future=True, pool_pre_ping=True, connect_args=connect_args)
+        self._engine = project_engine(database_url)
         self._sessions = sessionmaker(self._engine, future=True, expire_on_commit=False)
-        for attempt in range(5):  # several processes creating the table at once: the loser retries
-            try:
-                Base.metadata.create_all(self._engine)
-                break
-            except DBAPIError:
-                if attempt == 4:
-                    raise
+        create_tables(Base.metadata, self._engine)
 
     def record(self, action: str, *, actor: str, conversation_id: str = "", channel: str = "",
                booking_ref: str = "", details: Optional[Mapping[str, Any]] = None) -> AuditEntry:

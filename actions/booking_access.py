@@ -27,16 +27,15 @@ import enum
 import logging
 import re
 import threading
-from pathlib import Path
 from typing import Optional
 
-from sqlalchemy import Column, DateTime, Integer, String, create_engine, func, select
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Column, DateTime, Integer, String, func, select
 from sqlalchemy.orm import declarative_base, sessionmaker
 
 from actions.config import settings
 from actions.pms.base import Booking
 from actions.text import normalise
+from core.database import create_tables, project_engine
 
 logger = logging.getLogger(__name__)
 Base = declarative_base()
@@ -138,18 +137,9 @@ def checkin_matches(booking: Booking, answer: str, today: dt.date) -> bool:
 
 class AccessStore:
     def __init__(self, database_url: str) -> None:
-        if database_url.startswith("sqlite:///"):
-            Path(database_url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-        connect_args = {"check_same_thread": False} if database_url.startswith("sqlite") else {}
-        self._engine = create_engine(database_url, future=True, pool_pre_ping=True, connect_args=connect_args)
+        self._engine = project_engine(database_url)
         self._sessions = sessionmaker(self._engine, future=True, expire_on_commit=False)
-        for attempt in range(5):  # several processes creating the tables at once
-            try:
-                Base.metadata.create_all(self._engine)
-                break
-            except DBAPIError:
-                if attempt == 4:
-                    raise
+        create_tables(Base.metadata, self._engine)
 
     def granted(self, conversation_id: str, reference: str) -> bool:
         with self._sessions() as session:

@@ -9,16 +9,15 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import threading
-import time
-from pathlib import Path
 from typing import Optional
 
-from sqlalchemy import Column, DateTime, Integer, String, Text, create_engine, func, inspect, select, update
+from sqlalchemy import Column, DateTime, Integer, String, Text, func, inspect, select, update
 from sqlalchemy import text as sql_text
-from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import declarative_base, sessionmaker
 
 from actions.config import settings
+from core.database import create_tables, project_engine
 
 Base = declarative_base()
 KINDS = ("handoff", "issue", "feedback", "payment_check", "saved_request")
@@ -49,26 +48,10 @@ class StaffRequest(Base):
 
 class StaffRequestStore:
     def __init__(self, database_url: str) -> None:
-        if database_url.startswith("sqlite:///"):
-            Path(database_url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-        connect_args = {"check_same_thread": False} if database_url.startswith("sqlite") else {}
-        self._engine = create_engine(database_url, future=True, pool_pre_ping=True, connect_args=connect_args)
+        self._engine = project_engine(database_url)
         self._sessions = sessionmaker(self._engine, future=True, expire_on_commit=False)
-        self._create_tables()
+        create_tables(Base.metadata, self._engine)
         self._add_later_columns()
-
-    def _create_tables(self, attempts: int = 5) -> None:
-        """CREATE TABLE when missing. Several processes starting on a fresh
-        database race between SQLAlchemy's check and its CREATE; the loser sees
-        "already exists", and checking again finds the table."""
-        for attempt in range(attempts):
-            try:
-                Base.metadata.create_all(self._engine)
-                return
-            except DBAPIError:
-                if attempt == attempts - 1:
-                    raise
-                time.sleep(0.1)
 
     def _add_later_columns(self) -> None:
         """A table created by an older release gets the newer (nullable) columns."""

@@ -6,13 +6,12 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import threading
-import time
-from pathlib import Path
 from typing import Callable, Optional, TypeVar
 
-from sqlalchemy import MetaData, create_engine
+from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError
+
+from core.database import create_tables, project_engine
 
 METADATA = MetaData()
 SCHEMA_ATTEMPTS = 3
@@ -34,12 +33,7 @@ def to_epoch(moment: Optional[dt.datetime]) -> Optional[float]:
 
 class Database:
     def __init__(self, url: str) -> None:
-        connect_args = {}
-        if url.startswith("sqlite"):
-            connect_args = {"check_same_thread": False, "timeout": 30}
-            if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-                Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-        self.engine = create_engine(url, future=True, pool_pre_ping=True, connect_args=connect_args)
+        self.engine = project_engine(url, sqlite_timeout=30)
         self._schema_ready = False
         self._schema_lock = threading.Lock()
 
@@ -48,16 +42,7 @@ class Database:
             return
         with self._schema_lock:
             if not self._schema_ready:
-                for attempt in range(SCHEMA_ATTEMPTS):
-                    try:
-                        METADATA.create_all(self.engine)
-                        break
-                    except DBAPIError:
-                        # another process created a table between our check and our CREATE
-                        # ("already exists"); checking again finds it. A real problem raises again.
-                        if attempt == SCHEMA_ATTEMPTS - 1:
-                            raise
-                        time.sleep(0.1)
+                create_tables(METADATA, self.engine, SCHEMA_ATTEMPTS)
                 self._schema_ready = True
 
     def transaction(self, work: Callable[[Connection], Result]) -> Result:

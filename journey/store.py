@@ -16,9 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import threading
-import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from sqlalchemy import (
@@ -32,14 +30,13 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
-    create_engine,
     func,
     select,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError
 
+from core.database import create_tables, project_engine
 from journey.plan import PlannedStep
 
 PENDING, SENDING, SENT, FAILED, SKIPPED, CANCELLED = "pending", "sending", "sent", "failed", "skipped", "cancelled"
@@ -149,26 +146,12 @@ class Target:
 
 class JourneyStore:
     def __init__(self, database_url: str) -> None:
-        if database_url.startswith("sqlite:///"):
-            Path(database_url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-        connect_args = {"check_same_thread": False, "timeout": 30} if database_url.startswith("sqlite") else {}
-        self.engine = create_engine(database_url, future=True, pool_pre_ping=True, connect_args=connect_args)
+        self.engine = project_engine(database_url, sqlite_timeout=30)
         self._insert = postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert
         if self.engine.dialect.name not in ("postgresql", "sqlite"):
             raise ValueError(f"the journey store runs on PostgreSQL or SQLite, not {self.engine.dialect.name}")
         self._lock = threading.Lock()  # SQLite: one writer per process at a time
-        self._create_tables()
-
-    def _create_tables(self, attempts: int = 5) -> None:
-        """Several processes starting on a fresh database race on CREATE TABLE; the loser retries."""
-        for attempt in range(attempts):
-            try:
-                metadata.create_all(self.engine)
-                return
-            except DBAPIError:
-                if attempt == attempts - 1:
-                    raise
-                time.sleep(0.1 * (attempt + 1))
+        create_tables(metadata, self.engine)
 
     def dispose(self) -> None:
         self.engine.dispose()

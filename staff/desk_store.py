@@ -12,14 +12,14 @@ Times are naive UTC, as in ``staff_requests``.
 from __future__ import annotations
 
 import datetime as dt
-import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Dict, Iterable, List, Optional
 
-from sqlalchemy import Column, DateTime, Integer, String, Text, create_engine, select, update
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy import Column, DateTime, Integer, String, Text, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import declarative_base, sessionmaker
+
+from core.database import create_tables, project_engine
 
 Base = declarative_base()
 MAX_NOTE_CHARS = 4000
@@ -65,19 +65,9 @@ class NoteView:
 
 class DeskStore:
     def __init__(self, database_url: str) -> None:
-        if database_url.startswith("sqlite:///"):
-            Path(database_url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-        connect_args = {"check_same_thread": False} if database_url.startswith("sqlite") else {}
-        self._engine = create_engine(database_url, future=True, pool_pre_ping=True, connect_args=connect_args)
+        self._engine = project_engine(database_url)
         self._sessions = sessionmaker(self._engine, future=True, expire_on_commit=False)
-        for attempt in range(5):  # several processes starting on a fresh database race on CREATE TABLE
-            try:
-                Base.metadata.create_all(self._engine)
-                break
-            except DBAPIError:
-                if attempt == 4:
-                    raise
-                time.sleep(0.1)
+        create_tables(Base.metadata, self._engine)
 
     def close(self) -> None:
         self._engine.dispose()

@@ -26,7 +26,6 @@ from sqlalchemy import (
     String,
     Text,
     Time,
-    create_engine,
     func,
     inspect,
     select,
@@ -50,6 +49,7 @@ from actions.pms.base import (
     check_stay,
     listed_bookings_limit,
 )
+from core.database import project_engine
 
 logger = logging.getLogger(__name__)
 Base = declarative_base()
@@ -108,12 +108,7 @@ class LocalPMS(PMS):
         seed: bool = True,
         limits: StayLimits = StayLimits(),
     ) -> None:
-        connect_args = {"check_same_thread": False} if database_url.startswith("sqlite") else {}
-        if database_url.startswith("sqlite:///"):
-            from pathlib import Path
-
-            Path(database_url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-        self._engine = create_engine(database_url, future=True, pool_pre_ping=True, connect_args=connect_args)
+        self._engine = project_engine(database_url)
         self._sessions = sessionmaker(self._engine, future=True, expire_on_commit=False)
         self._media_base_url = media_base_url.rstrip("/")
         self._currency = currency
