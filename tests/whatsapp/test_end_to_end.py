@@ -132,7 +132,8 @@ def test_room_types_come_as_a_list_and_the_list_reply_fills_the_form(stack):
     guest = Guest(stack)
     guest.turn(payloads.text(guest.wa_id, "quiero reservar una habitacion"))
     guest.turn(payloads.text(guest.wa_id, "mañana, 3 noches"))
-    reply = guest.turn(payloads.text(guest.wa_id, "somos 2"))
+    # every room fits one guest: four rooms, more than WhatsApp's three reply buttons
+    reply = guest.turn(payloads.text(guest.wa_id, "1 persona"))
     menu = next(m for m in reply if m["type"] == "interactive")["interactive"]
     # the turn's texts before the list are merged into its body (one billed message)
     assert menu["type"] == "list" and "¿Qué habitación prefieres?" in menu["body"]["text"]
