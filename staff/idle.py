@@ -8,9 +8,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable, List
 
 from staff import audit_log
+from staff.periodic import PeriodicScan
 
 logger = logging.getLogger(__name__)
 
@@ -21,33 +22,14 @@ NOTE = {
 }
 
 
-class IdleResumer:
+class IdleResumer(PeriodicScan):
+    what = "idle resume scan"
+
     def __init__(self, reader: Any, requests: Any, outreach: Any, rasa: Any, idle_minutes: float,
                  interval: float = 60.0, clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc)) -> None:
         self.reader, self.requests, self.outreach, self.rasa = reader, requests, outreach, rasa
         self.idle = dt.timedelta(minutes=idle_minutes)
         self.interval, self.clock = interval, clock
-        self._task: Optional[asyncio.Task] = None
-
-    def start(self) -> asyncio.Task:
-        self._task = asyncio.get_running_loop().create_task(self._run())
-        return self._task
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.scan()
-            except Exception:
-                logger.exception("idle resume scan failed")
-            await asyncio.sleep(self.interval)
 
     async def scan(self) -> List[str]:
         """Resume every idle paused conversation with an open handoff; their ids."""

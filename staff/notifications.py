@@ -34,6 +34,7 @@ from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
 import aiohttp
 
+from staff.periodic import PeriodicScan
 from staff.reception import Reception, reception_of
 
 logger = logging.getLogger(__name__)
@@ -276,34 +277,15 @@ def last_lines(entries: Sequence[Any], limit: int = LAST_MESSAGES) -> tuple:
     return tuple(lines[-limit:])
 
 
-class NotificationWatcher:
+class NotificationWatcher(PeriodicScan):
     """Finds new open requests and notifies each once (run in the console process)."""
+
+    what = "staff notification scan"
 
     def __init__(self, notifier: Notifier, requests: Any, desk: Any, reader: Any, interval: float = 5.0,
                  clock=lambda: dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)) -> None:
         self.notifier, self.requests, self.desk, self.reader = notifier, requests, desk, reader
         self.interval, self.clock = interval, clock
-        self._task: Optional[asyncio.Task] = None
-
-    def start(self) -> asyncio.Task:
-        self._task = asyncio.get_running_loop().create_task(self._run())
-        return self._task
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.scan()
-            except Exception:  # a database hiccup must not stop the watcher
-                logger.exception("staff notification scan failed")
-            await asyncio.sleep(self.interval)
 
     async def scan(self) -> List[int]:
         """Notify every new wanted request; the ids notified."""
