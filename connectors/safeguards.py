@@ -40,6 +40,8 @@ What is installed:
    that variable.
 8. **request body cap** of Rasa's HTTP server (``RASA_MAX_BODY_BYTES``,
    default 8 MiB, the WhatsApp channel's own cap, instead of Sanic's 100 MB).
+9. **several requests in one message** (connectors/multi_request.py): side
+   questions answered as turns of their own, inside guards 4-6 (installed first).
 """
 from __future__ import annotations
 
@@ -218,9 +220,10 @@ def install(limits: Optional[InputLimits] = None) -> None:
     _limits = limits or InputLimits.from_env()
     token = action_server_token()  # production without ACTION_SERVER_TOKEN stops here
     rest_token = _rest_token()
-    from connectors import action_retry
+    from connectors import action_retry, multi_request
 
     action_retry.install()
+    multi_request.install()  # before _install_input_guard: the guards see the whole message first
     _install_action_auth(token)
     _install_strict_tracker_store()
     _install_input_guard()

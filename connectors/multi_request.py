@@ -1,0 +1,374 @@
+"""Several requests in one guest message: side questions answered, the request kept.
+
+Guests write "hi, I'd like a double from the 4th to the 6th, and is there
+parking?" or "where are you? and what time is check-in?". The NLU gives one
+message one intent, so one of the requests was lost. Before the dialogue
+runs, ``plan`` looks for **side questions**: clauses that on their own parse
+with good confidence as a quick-answer intent (``QUICK_ANSWERS``: an FAQ topic,
+the desk's hours, the location, the room list). Each one becomes a turn of its
+own and the rest of the message (the **main part**, with every entity that is
+not inside a side question: booking references, dates, names) is the message
+the dialogue sees as the guest's request.
+
+Order of the turns:
+
+- the bot asked nothing: side questions first (in the guest's order), the
+  main part last, so the bot's last message is the question a flow it starts
+  asks ("what name for the booking?");
+- the bot waits for an answer (a form's question, a yes/no offer): the main
+  part first (it is the answer), then the side questions.
+
+The main part is dropped when it is only a greeting, thanks, goodbye or
+something the NLU did not understand without entities ("hola! sorry my
+spanish is bad"), and there are two side questions at least: the guest gets
+the answers, not a "sorry, I did not get that" that counts towards a handoff.
+
+Bounds (cheap, general):
+
+- only messages of ``MIN_WORDS`` words at least, not a ``/`` payload, with a
+  clause boundary: a sentence end (``? ! ; .``) or a comma / connector
+  ("and", "also", "y", "además", "por cierto"...) followed by a question
+  start (``QUESTION_STARTS``: "what", "is there", "qué", "a qué hora",
+  "tenéis", "hay"...). A clause is a candidate only when it looks like a
+  question (ends with "?" or starts like one); at most ``MAX_CANDIDATES``
+  candidates are parsed and ``MAX_SIDE_QUESTIONS`` become turns, so a
+  message costs at most ``MAX_CANDIDATES`` + 1 NLU parses and
+  ``MAX_SIDE_QUESTIONS`` + 1 turns;
+- a candidate that carries a booking reference stays in the main part;
+- each parse made here is handed to the turn it belongs to (the NLU does
+  not read the tracker), so a split message costs no parse twice.
+
+What it never does: run a payload or an intent the NLU did not give the
+clause (every turn is an ordinary ``UserMessage`` through Rasa's
+``handle_message``, so the ``/intent`` guard of connectors/safeguards.py
+still sees each part); run before the guards of the whole message (it is
+installed inside them: the 2000-character cap, the urgent check and the
+journey's opt-out see the message as the guest wrote it); split a message of
+a paused conversation. Per-conversation order holds: it runs inside
+``Agent.handle_message``'s per-sender lock, so the parts of one message are
+the consecutive turns of that conversation, for every channel (REST,
+WhatsApp, Gmail all reach ``MessageProcessor.handle_message``).
+
+A part's ``UserMessage`` keeps the message's id, channel and metadata, with
+``metadata["multi_request"] = {"part": i, "parts": n}`` added.
+
+The seam (rasa 3.6.21): ``MessageProcessor.handle_message(message)`` logs,
+predicts and saves one message; ``install`` wraps it and checks its shape
+(``SUPPORTED_RASA``, ``log_message`` / ``parse_message`` / ``tracker_store``),
+raising ``MultiRequestSeamMissing`` when an upgrade moved it.
+connectors/safeguards.py installs it (before its own input guard, so that
+guard stays outermost).
+"""
+from __future__ import annotations
+
+import inspect
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence, Tuple
+
+logger = logging.getLogger(__name__)
+
+SUPPORTED_RASA = "3.6.21"
+
+QUICK_ANSWERS = frozenset({"faq", "business_hours", "hotel_location", "room_options"})
+DROPPABLE_MAIN = frozenset({"greet", "thank", "goodbye", "nlu_fallback"})
+MIN_SIDE_CONFIDENCE = 0.8
+MIN_FAQ_TOPIC_CONFIDENCE = 0.5  # the ResponseSelector's confidence in the FAQ topic
+MIN_WORDS = 4
+MIN_CLAUSE_WORDS = 2
+MAX_CANDIDATES = 4
+MAX_SIDE_QUESTIONS = 3
+METADATA_KEY = "multi_request"
+# the bot's messages that end with "?" but wait for nothing in particular ("How can I help?")
+OPEN_QUESTIONS = frozenset({"utter_greet", "utter_thank", "utter_how_can_help", "utter_form_stopped"})
+
+# connectors that may open a clause ("..., and what time", "y ya de paso, puedo")
+CONNECTORS = (
+    "and also", "and", "also", "plus", "btw", "by the way", "oh and", "ah and", "another thing", "one more thing",
+    "y ademas", "y tambien", "y ya de paso", "ya de paso", "de paso", "y otra cosa", "otra cosa", "y por cierto",
+    "por cierto", "ademas", "tambien", "ah y", "y", "e", "o sea",
+)
+# words a question (or a request put as a question) starts with, accents removed, lower case
+QUESTION_STARTS = (
+    "what", "whats", "when", "where", "which", "who", "how", "why", "is", "are", "do", "does", "did", "can", "could",
+    "will", "would", "should", "may", "any", "have you", "is there", "are there",
+    "que", "q", "k", "cual", "cuales", "cuando", "donde", "adonde", "como", "cuanto", "cuanta", "cuantos", "cuantas",
+    "quien", "por que", "porque", "a que", "hasta que", "desde que", "hay", "teneis", "tienen", "tienes", "tiene",
+    "puedo", "podemos", "puedes", "podeis", "pueden", "podria", "podriamos", "podrias", "se puede", "sabeis", "sabes",
+    "dejais", "admiten", "admitis", "aceptan", "aceptais", "permiten", "permitis", "incluye", "esta incluido",
+    "esta incluida", "hace falta", "se admiten", "se permiten", "se permite", "se aceptan", "se sirve", "sirven",
+)
+_PAYLOAD = re.compile(r"(?:^|[\s,.;:!?¿¡])/")
+_BOOKING_REF = re.compile(r"\b[A-Za-z]{2}\d{4,}\b")
+
+
+def _fold(text: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", text.lower()) if not unicodedata.combining(c))
+
+
+def _phrase_pattern(phrases: Sequence[str]) -> str:
+    ordered = sorted(phrases, key=len, reverse=True)
+    return "|".join(re.escape(p).replace(r"\ ", r"\s+") for p in ordered)
+
+
+_CONNECTOR_RUN = re.compile(rf"^(?:[\s,]*(?:{_phrase_pattern(CONNECTORS)})\b)+[\s,]*", re.IGNORECASE)
+_QUESTION_START = re.compile(rf"^[¿¡\s]*(?:{_phrase_pattern(QUESTION_STARTS)})\b", re.IGNORECASE)
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
+# where a clause may end: sentence punctuation (kept with the clause before), a comma, or a connector word
+_SENTENCE_END = re.compile(r"(?:\?+|!+|;|\.{2,}|…|\.(?=\s))")
+_SOFT_BOUNDARY = re.compile(rf",|\s(?=(?:{_phrase_pattern(CONNECTORS)})\b)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Clause:
+    start: int
+    end: int  # exclusive, in the original text
+    text: str
+
+    @property
+    def is_question(self) -> bool:
+        return self.text.rstrip().endswith("?") or bool(_QUESTION_START.match(_fold(_strip_connectors(self.text))))
+
+    @property
+    def words(self) -> int:
+        return len(_WORD.findall(_strip_connectors(self.text)))
+
+
+def _strip_connectors(text: str) -> str:
+    return _CONNECTOR_RUN.sub("", text.lstrip(" ¿¡,")) if text else text
+
+
+def _starts_question(rest: str) -> bool:
+    return bool(_QUESTION_START.match(_fold(_strip_connectors(rest))))
+
+
+def clauses(text: str) -> List[Clause]:
+    """The message cut at sentence ends, and at commas/connectors that open a question."""
+    cuts = {0, len(text)}
+    for match in _SENTENCE_END.finditer(text):
+        cuts.add(match.end())
+    for match in _SOFT_BOUNDARY.finditer(text):
+        position = match.start() if match.group() != "," else match.end()
+        if _starts_question(text[position:]):
+            cuts.add(position if match.group() != "," else match.start())
+    ordered = sorted(cuts)
+    result = []
+    for start, end in zip(ordered, ordered[1:]):
+        piece = text[start:end]
+        lead = len(piece) - len(piece.lstrip(" ,"))
+        body = piece.strip(" ,")
+        if body and _WORD.search(body):
+            result.append(Clause(start + lead, start + lead + len(body), body))
+        elif result and body:  # punctuation alone ("??") belongs to the clause before
+            last = result[-1]
+            result[-1] = Clause(last.start, start + lead + len(body), text[last.start:start + lead + len(body)])
+    return result
+
+
+def candidates(text: str) -> List[Clause]:
+    """The clauses worth parsing on their own (question-like, not the whole message), at most MAX_CANDIDATES."""
+    if not text or _PAYLOAD.search(text) or len(_WORD.findall(text)) < MIN_WORDS:
+        return []  # a part must never start with "/" (Rasa would read it as an intent payload)
+    found = clauses(text)
+    if len(found) < 2:
+        return []
+    picked = [c for c in found if c.is_question and c.words >= MIN_CLAUSE_WORDS and not _BOOKING_REF.search(c.text)]
+    return picked[:MAX_CANDIDATES]
+
+
+def remainder(text: str, taken: Sequence[Clause]) -> str:
+    """The message without the side questions' clauses (and the connectors left dangling)."""
+    spans = sorted((c.start, c.end) for c in taken)
+    pieces, position = [], 0
+    for start, end in spans:
+        pieces.append(text[position:start])
+        position = end
+    pieces.append(text[position:])
+    joined = " ".join(p.strip() for p in pieces if p.strip())
+    joined = re.sub(r"\s+([,.;!?])", r"\1", joined)
+    joined = re.sub(r"(?:[\s,]+(?:" + _phrase_pattern(CONNECTORS) + r"))+[\s,]*$", "", joined, flags=re.IGNORECASE)
+    joined = re.sub(r"^[\s,]*(?:" + _phrase_pattern(CONNECTORS) + r")\b[\s,]*", "", joined, flags=re.IGNORECASE)
+    return joined.strip(" ,;")
+
+
+# -- the decision ---------------------------------------------------------------------------------------------
+
+
+def side_topic(parse: Dict[str, Any]) -> Optional[str]:
+    """The quick answer a clause's parse asks for ("faq/wifi", "hotel_location"), or None."""
+    intent = parse.get("intent") or {}
+    name, confidence = intent.get("name"), float(intent.get("confidence") or 0.0)
+    if name not in QUICK_ANSWERS or confidence < MIN_SIDE_CONFIDENCE:
+        return None
+    if any(e.get("entity") == "booking_ref" for e in parse.get("entities") or []):
+        return None
+    if name == "faq":
+        response = ((parse.get("response_selector") or {}).get("faq") or {}).get("response") or {}
+        topic = response.get("intent_response_key")
+        if not topic or float(response.get("confidence") or 0.0) < MIN_FAQ_TOPIC_CONFIDENCE:
+            return None
+        return str(topic)
+    return str(name)
+
+
+def droppable(parse: Dict[str, Any]) -> bool:
+    """A main part that asks for nothing: a greeting, thanks, goodbye, or not understood, with no entity."""
+    return (parse.get("intent") or {}).get("name") in DROPPABLE_MAIN and not parse.get("entities")
+
+
+@dataclass
+class Part:
+    text: str
+    parse: Dict[str, Any]
+    side: bool
+
+
+@dataclass
+class Plan:
+    parts: List[Part] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return len(self.parts) > 1
+
+
+Parser = Callable[[str], Awaitable[Dict[str, Any]]]
+
+
+async def plan(text: str, parse: Parser, awaiting_answer: bool) -> Plan:
+    """The turns a message becomes; an empty plan (falsy) when it stays one message."""
+    found = candidates(text)
+    if not found:
+        return Plan()
+    sides: List[Tuple[Clause, Dict[str, Any]]] = []
+    topics = set()
+    for clause in found:
+        parsed = await parse(clause.text)
+        topic = side_topic(parsed)
+        if topic is None or len(sides) >= MAX_SIDE_QUESTIONS:
+            continue
+        if topic in topics:  # the same question twice: answered once
+            sides.append((clause, {}))
+            continue
+        topics.add(topic)
+        sides.append((clause, parsed))
+    answered = [(c, p) for c, p in sides if p]
+    if not answered:
+        return Plan()
+    main_text = remainder(text, [c for c, _ in sides])
+    main: Optional[Part] = Part(main_text, await parse(main_text), side=False) if _WORD.search(main_text) else None
+    if main is None or droppable(main.parse):
+        if len(answered) < 2:
+            return Plan()  # "hola! where are you?": one request, the message as it is
+        main = None
+    side_parts = [Part(c.text, p, side=True) for c, p in answered]
+    if main is None:
+        return Plan(side_parts)
+    return Plan([main] + side_parts if awaiting_answer else side_parts + [main])
+
+
+def awaiting_answer(tracker: Any) -> bool:
+    """Whether the bot waits for an answer: an active form, a pending yes/no, or its last message is a question."""
+    if tracker is None:
+        return False
+    if (tracker.active_loop or {}).get("name") or tracker.get_slot("pending_confirmation"):
+        return True
+    for event in reversed(tracker.events):
+        kind = getattr(event, "type_name", "")
+        if kind == "user":
+            return False
+        if kind == "bot":
+            utter = (getattr(event, "metadata", None) or {}).get("utter_action") or ""
+            return (event.text or "").rstrip().endswith("?") and utter not in OPEN_QUESTIONS
+    return False
+
+
+# -- installation -----------------------------------------------------------------------------------------------
+
+
+class MultiRequestSeamMissing(RuntimeError):
+    """The Rasa code this module wraps is not what it expects."""
+
+
+_installed = False
+
+
+def check_seam() -> None:
+    import rasa
+    from rasa.core.channels.channel import UserMessage
+    from rasa.core.processor import MessageProcessor
+
+    problems = []
+    if rasa.__version__ != SUPPORTED_RASA:
+        problems.append(f"written for rasa {SUPPORTED_RASA}, found {rasa.__version__}")
+    handle = inspect.unwrap(MessageProcessor.handle_message)
+    if list(inspect.signature(handle).parameters) != ["self", "message"]:
+        problems.append("MessageProcessor.handle_message no longer takes (message)")
+    source = inspect.getsource(handle)
+    if "self.log_message(message" not in source:
+        problems.append("MessageProcessor.handle_message no longer logs the message with log_message")
+    if "if message.parse_data:" not in inspect.getsource(inspect.unwrap(MessageProcessor._handle_message_with_tracker)):
+        problems.append("MessageProcessor._handle_message_with_tracker no longer takes message.parse_data")
+    for name in ("parse_message", "_has_session_expired"):
+        if not hasattr(MessageProcessor, name):
+            problems.append(f"MessageProcessor.{name} is gone")
+    if "parse_data" not in inspect.signature(UserMessage.__init__).parameters:
+        problems.append("UserMessage no longer takes parse_data")
+    if problems:
+        raise MultiRequestSeamMissing("cannot install connectors/multi_request.py: " + "; ".join(problems))
+
+
+def install() -> None:
+    """Wrap ``MessageProcessor.handle_message`` (idempotent). Call it before any guard that must see the
+    whole message wraps the same method (connectors/safeguards.py does)."""
+    global _installed
+    if _installed:
+        return
+    check_seam()
+    from rasa.core.channels.channel import UserMessage
+    from rasa.core.processor import MessageProcessor
+
+    original = MessageProcessor.handle_message
+
+    async def handle_message(self, message):
+        parts = await _split(self, message)
+        if not parts:
+            return await original(self, message)
+        logger.info("conversation %s: one message, %d turns (%s)", message.sender_id, len(parts),
+                    ", ".join("side" if p.side else "main" for p in parts))
+        result = None
+        for number, part in enumerate(parts, start=1):
+            metadata = dict(message.metadata or {}, **{METADATA_KEY: {"part": number, "parts": len(parts)}})
+            result = await original(self, UserMessage(
+                part.text, message.output_channel, message.sender_id, parse_data=part.parse,
+                input_channel=message.input_channel, message_id=message.message_id, metadata=metadata,
+            ))
+        return result
+
+    handle_message.__wrapped__ = original  # type: ignore[attr-defined]
+    MessageProcessor.handle_message = handle_message  # type: ignore[method-assign]
+    _installed = True
+
+
+async def _split(processor: Any, message: Any) -> List[Part]:
+    from rasa.core.channels.channel import UserMessage
+
+    text = message.text or ""
+    if message.parse_data or not candidates(text):
+        return []
+    tracker = await processor.tracker_store.retrieve(message.sender_id)
+    if tracker is not None and processor._has_session_expired(tracker):
+        tracker = None
+    if tracker is not None and tracker.is_paused():
+        return []
+
+    async def parse(clause: str) -> Dict[str, Any]:
+        return await processor.parse_message(
+            UserMessage(clause, message.output_channel, message.sender_id, input_channel=message.input_channel,
+                        message_id=message.message_id, metadata=message.metadata), tracker)
+
+    parts = (await plan(text, parse, awaiting_answer(tracker))).parts
+    if any(part.text.lstrip().startswith("/") for part in parts):  # never: candidates() refuses such messages
+        return []
+    return parts

@@ -1,0 +1,147 @@
+"""connectors/multi_request.py: which messages become several turns, in which order,
+with which text (no model: the NLU is a table of parses)."""
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Dict, List
+
+import pytest
+
+from connectors import multi_request as mr
+
+
+def parse_of(intent: str, confidence: float = 0.97, topic: str = "", entities: List[Dict[str, Any]] = ()) -> Dict[str, Any]:
+    parse: Dict[str, Any] = {"intent": {"name": intent, "confidence": confidence}, "entities": list(entities)}
+    if topic:
+        parse["response_selector"] = {"faq": {"response": {"intent_response_key": f"faq/{topic}", "confidence": 0.9}}}
+    return parse
+
+
+class FakeNLU:
+    """Parses by the first keyword found in the text; records every text it was asked to parse."""
+
+    def __init__(self, table: Dict[str, Dict[str, Any]], default: Dict[str, Any]) -> None:
+        self.table, self.default, self.calls = table, default, []
+
+    async def __call__(self, text: str) -> Dict[str, Any]:
+        self.calls.append(text)
+        for keyword, parse in self.table.items():
+            if keyword in text.lower():
+                return dict(parse, text=text)
+        return dict(self.default, text=text)
+
+
+def run_plan(text: str, nlu: FakeNLU, awaiting: bool = False) -> List[tuple]:
+    return [(p.text, p.side) for p in asyncio.run(mr.plan(text, nlu, awaiting)).parts]
+
+
+BOOKING = parse_of("make_reservation", 0.9)
+TABLE = {
+    "desayun": parse_of("faq", topic="breakfast"), "breakfast": parse_of("faq", topic="breakfast"),
+    "perro": parse_of("faq", topic="pets"), "dogs": parse_of("faq", topic="pets"),
+    "aparcar": parse_of("faq", topic="parking"), "parking": parse_of("faq", topic="parking"),
+    "located": parse_of("hotel_location"), "donde": parse_of("hotel_location"),
+    "reception open": parse_of("business_hours"), "recepcion": parse_of("business_hours"),
+    "salir mas tarde": parse_of("late_checkout"), "leave later": parse_of("late_checkout"),
+    "reservar": BOOKING, "room for": BOOKING, "habitacion": BOOKING,
+}
+FALLBACK = parse_of("nlu_fallback", 0.3)
+
+
+def test_a_booking_with_a_question_answers_the_question_first_and_keeps_the_booking_whole():
+    nlu = FakeNLU(TABLE, FALLBACK)
+    text = "buenas! me llamo pedro gil, quiero reservar una individual del 9 al 11 de junio, y a que hora se desayuna?"
+    assert run_plan(text, nlu) == [
+        ("y a que hora se desayuna?", True),
+        ("buenas! me llamo pedro gil, quiero reservar una individual del 9 al 11 de junio", False),
+    ]
+
+
+def test_an_english_booking_then_a_question_after_a_full_stop():
+    nlu = FakeNLU(TABLE, FALLBACK)
+    assert run_plan("hey there, need a family room for 4 from june 3 to june 6. do you allow dogs?", nlu) == [
+        ("do you allow dogs?", True), ("hey there, need a family room for 4 from june 3 to june 6.", False),
+    ]
+
+
+def test_the_booking_reference_stays_with_the_request_that_needs_it():
+    nlu = FakeNLU(TABLE, FALLBACK)
+    text = "hola tengo la reserva BK100002, donde se puede aparcar? y puedo salir mas tarde el domingo?"
+    parts = run_plan(text, nlu)
+    assert parts == [("donde se puede aparcar?", True),
+                     ("hola tengo la reserva BK100002, y puedo salir mas tarde el domingo?", False)]
+
+
+def test_two_quick_questions_and_a_greeting_give_two_answers_and_no_greeting_turn():
+    nlu = FakeNLU({**TABLE, "hello": parse_of("greet")}, FALLBACK)
+    assert run_plan("hello! where exactly are you located? also when does reception open", nlu) == [
+        ("where exactly are you located?", True), ("also when does reception open", True),
+    ]
+
+
+def test_chit_chat_the_nlu_does_not_understand_is_dropped_when_two_questions_are_answered():
+    nlu = FakeNLU(TABLE, FALLBACK)
+    assert run_plan("ey perdona mi espanol fatal, donde esta el hotel? y a que hora abre la recepcion?", nlu) == [
+        ("donde esta el hotel?", True), ("y a que hora abre la recepcion?", True),
+    ]
+
+
+def test_one_question_beside_a_greeting_stays_one_message():
+    nlu = FakeNLU({**TABLE, "buenas tardes": parse_of("greet")}, FALLBACK)
+    assert run_plan("buenas tardes!! a que hora se desayuna?", nlu) == []
+
+
+def test_while_the_bot_waits_for_an_answer_the_answer_goes_first():
+    nlu = FakeNLU({**TABLE, "del 9 al 11": parse_of("inform")}, FALLBACK)
+    assert run_plan("del 9 al 11 de junio, y se admiten perros?", nlu, awaiting=True) == [
+        ("del 9 al 11 de junio", False), ("y se admiten perros?", True),
+    ]
+
+
+def test_the_same_question_twice_is_answered_once():
+    nlu = FakeNLU(TABLE, FALLBACK)
+    assert run_plan("i want a room for two on june 3 to 5, is there parking? is parking free?", nlu) == [
+        ("is there parking?", True), ("i want a room for two on june 3 to 5", False),
+    ]
+
+
+@pytest.mark.parametrize("parse", [
+    parse_of("faq", 0.6, topic="breakfast"),                     # not confident enough
+    parse_of("late_checkout"),                                   # a flow, not a quick answer
+    {**parse_of("faq"), "response_selector": {"faq": {"response": {"intent_response_key": "faq/wifi", "confidence": 0.2}}}},
+    parse_of("faq", topic="wifi", entities=[{"entity": "booking_ref", "value": "BK100001"}]),
+])
+def test_clauses_that_are_no_confident_quick_answer_are_not_side_questions(parse):
+    assert mr.side_topic(parse) is None
+
+
+def test_messages_that_are_not_split_cost_no_parse():
+    for text in ("quiero reservar una doble para mi mujer y para mi del 4 al 6", "is there parking and wifi?",
+                 "hola, donde estais?", "what time is check in and check out?",
+                 '/inform{"room_type":"double"}, and what time is breakfast?',
+                 'where are you located? /inform{"room_type":"suite"}', 'where are you located? and /greet please'):
+        assert mr.candidates(text) == [], text
+
+
+def test_a_message_without_any_side_question_stays_whole():
+    nlu = FakeNLU(TABLE, FALLBACK)
+    assert run_plan("quiero reservar del 3 al 5, podria ser una doble?", nlu) == []
+
+
+def test_parses_and_turns_are_bounded():
+    nlu = FakeNLU(TABLE, FALLBACK)
+    text = " ".join(["do you allow dogs? is there parking? where are you located? when does reception open?"] * 3)
+    parts = run_plan(text, nlu)
+    assert len(nlu.calls) <= mr.MAX_CANDIDATES + 1
+    assert len([p for p in parts if p[1]]) <= mr.MAX_SIDE_QUESTIONS and len(parts) <= mr.MAX_SIDE_QUESTIONS + 1
+
+
+def test_each_parse_is_made_once_and_handed_to_its_turn():
+    nlu = FakeNLU(TABLE, FALLBACK)
+    plan = asyncio.run(mr.plan("hey there, need a family room for 4 from june 3 to june 6. do you allow dogs?", nlu, False))
+    assert [p.parse["text"] for p in plan.parts] == [p.text for p in plan.parts]
+    assert sorted(nlu.calls) == sorted(p.text for p in plan.parts)
+
+
+def test_the_seam_is_where_the_module_expects_it():
+    mr.check_seam()
