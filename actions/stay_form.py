@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any, Dict, Optional, Text
+from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Tracker
+from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.context import (
@@ -61,6 +62,15 @@ class StayFormMixin:
     A date or party size is taken from any answer that plainly gives it, not
     only from the answer to its own question: the guest may correct the dates
     while asked for the party ("actually until Sunday", "mejor 3 noches")."""
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> List[EventType]:
+        """The form's validation; a party no room sleeps ends the form without a
+        booking or an availability answer (the bot said reception books several
+        rooms and how to reach them): asking the party again would loop."""
+        events = await super().run(dispatcher, tracker, domain)
+        if any(message.get("response") == "utter_party_too_big" for message in dispatcher.messages):
+            events += [SlotSet("requested_slot", None), ActiveLoop(None), FollowupAction("action_listen")]
+        return events
 
     # -- extraction --------------------------------------------------------
     @staticmethod

@@ -270,6 +270,30 @@ async def test_reservation_form_run_extracts_and_validates(domain):
     assert result.responses == []
 
 
+@pytest.mark.parametrize("form_class", FORMS)
+async def test_a_party_no_room_sleeps_ends_the_form_without_asking_again(form_class, domain):
+    tracker = make_tracker(
+        slots={"requested_slot": "guests", "checkin": iso(5), "checkout": iso(8)}, text="somos 6, tres parejas",
+        intent="inform", active_loop=form_class().name().removeprefix("validate_"),
+    )
+    result = await run_action(form_class(), tracker, domain)
+    assert result.responses == ["utter_party_too_big"]
+    assert result.slot("guests") is None
+    events = [(e["event"], e.get("name")) for e in result.events]
+    assert ("active_loop", None) in events
+    assert ("followup", "action_listen") in events  # no booking, no availability, no question again
+
+
+async def test_a_party_that_fits_keeps_the_form_going(domain):
+    tracker = make_tracker(
+        slots={"requested_slot": "guests", "checkin": iso(5), "checkout": iso(8)}, text="somos 4",
+        intent="inform", active_loop="reservation_form",
+    )
+    result = await run_action(ValidateReservationForm(), tracker, domain)
+    assert result.slot("guests") == 4 and result.responses == []
+    assert not any(e["event"] in ("active_loop", "followup") for e in result.events)
+
+
 async def test_reservation_form_run_rejects_a_past_date(domain):
     tracker = make_tracker(slots={"requested_slot": "checkin"}, text="20/11/2026", active_loop="reservation_form")
     result = await run_action(ValidateReservationForm(), tracker, domain)
