@@ -82,6 +82,11 @@ MAX_CANDIDATES = 4
 MAX_SIDE_QUESTIONS = 3
 METADATA_KEY = "multi_request"
 # the bot's messages that end with "?" but wait for nothing in particular ("How can I help?")
+# words of a greeting or thanks ("hola buenas!", "hi there", "thanks!"), accents removed
+SOCIAL_WORDS = frozenset({
+    "hola", "ola", "buenas", "buenos", "buen", "dia", "dias", "tardes", "noches", "saludos", "hey", "hi", "hii", "hello",
+    "hallo", "heyy", "there", "good", "morning", "afternoon", "evening", "gracias", "thanks", "thank", "you", "thx",
+})
 OPEN_QUESTIONS = frozenset({"utter_greet", "utter_thank", "utter_how_can_help", "utter_form_stopped"})
 
 # connectors that may open a clause ("..., and what time", "y ya de paso, puedo")
@@ -227,20 +232,33 @@ class Part:
 
 @dataclass
 class Plan:
-    parts: List[Part] = field(default_factory=list)
+    sides: List[Part] = field(default_factory=list)  # in the guest's order
+    main: Optional[Part] = None
 
     def __bool__(self) -> bool:
-        return len(self.parts) > 1
+        return len(self.sides) + (self.main is not None) > 1
+
+    def ordered(self, awaiting_answer: bool) -> List[Part]:
+        """The turns: side questions first, unless the bot waits for an answer (then the main part is it)."""
+        if not self:
+            return []
+        if self.main is None:
+            return list(self.sides)
+        return [self.main] + self.sides if awaiting_answer else self.sides + [self.main]
 
 
 Parser = Callable[[str], Awaitable[Dict[str, Any]]]
 
 
-async def plan(text: str, parse: Parser, awaiting_answer: bool) -> Plan:
-    """The turns a message becomes; an empty plan (falsy) when it stays one message."""
+def _only_social(text: str) -> bool:
+    return all(_fold(word) in SOCIAL_WORDS for word in _WORD.findall(text))
+
+
+async def plan(text: str, parse: Parser) -> Plan:
+    """What a message becomes; an empty plan (falsy) when it stays one message."""
     found = candidates(text)
-    if not found:
-        return Plan()
+    if not found or (len(found) == 1 and _only_social(remainder(text, found))):
+        return Plan()  # "hola! where are you?": one request, no parse spent here
     sides: List[Tuple[Clause, Dict[str, Any]]] = []
     topics = set()
     for clause in found:
@@ -253,19 +271,18 @@ async def plan(text: str, parse: Parser, awaiting_answer: bool) -> Plan:
             continue
         topics.add(topic)
         sides.append((clause, parsed))
-    answered = [(c, p) for c, p in sides if p]
+    answered = [Part(c.text, p, side=True) for c, p in sides if p]
     if not answered:
         return Plan()
     main_text = remainder(text, [c for c, _ in sides])
-    main: Optional[Part] = Part(main_text, await parse(main_text), side=False) if _WORD.search(main_text) else None
-    if main is None or droppable(main.parse):
-        if len(answered) < 2:
-            return Plan()  # "hola! where are you?": one request, the message as it is
-        main = None
-    side_parts = [Part(c.text, p, side=True) for c, p in answered]
-    if main is None:
-        return Plan(side_parts)
-    return Plan([main] + side_parts if awaiting_answer else side_parts + [main])
+    main: Optional[Part] = None
+    if not _only_social(main_text):
+        main = Part(main_text, await parse(main_text), side=False)
+        if droppable(main.parse):
+            main = None
+    if main is None and len(answered) < 2:
+        return Plan()  # one question beside a greeting or chit-chat: the message as it is
+    return Plan(answered, main)
 
 
 def awaiting_answer(tracker: Any) -> bool:
@@ -357,18 +374,21 @@ async def _split(processor: Any, message: Any) -> List[Part]:
     text = message.text or ""
     if message.parse_data or not candidates(text):
         return []
-    tracker = await processor.tracker_store.retrieve(message.sender_id)
+
+    async def parse(clause: str) -> Dict[str, Any]:  # the NLU reads no tracker: an empty one, as parse_message does
+        return await processor.parse_message(
+            UserMessage(clause, message.output_channel, message.sender_id, input_channel=message.input_channel,
+                        message_id=message.message_id, metadata=message.metadata))
+
+    found = await plan(text, parse)
+    if not found:
+        return []
+    tracker = await processor.tracker_store.retrieve(message.sender_id)  # read only when the message is split
     if tracker is not None and processor._has_session_expired(tracker):
         tracker = None
     if tracker is not None and tracker.is_paused():
         return []
-
-    async def parse(clause: str) -> Dict[str, Any]:
-        return await processor.parse_message(
-            UserMessage(clause, message.output_channel, message.sender_id, input_channel=message.input_channel,
-                        message_id=message.message_id, metadata=message.metadata), tracker)
-
-    parts = (await plan(text, parse, awaiting_answer(tracker))).parts
+    parts = found.ordered(awaiting_answer(tracker))
     if any(part.text.lstrip().startswith("/") for part in parts):  # never: candidates() refuses such messages
         return []
     return parts

@@ -32,7 +32,7 @@ class FakeNLU:
 
 
 def run_plan(text: str, nlu: FakeNLU, awaiting: bool = False) -> List[tuple]:
-    return [(p.text, p.side) for p in asyncio.run(mr.plan(text, nlu, awaiting)).parts]
+    return [(p.text, p.side) for p in asyncio.run(mr.plan(text, nlu)).ordered(awaiting)]
 
 
 BOOKING = parse_of("make_reservation", 0.9)
@@ -86,9 +86,15 @@ def test_chit_chat_the_nlu_does_not_understand_is_dropped_when_two_questions_are
     ]
 
 
-def test_one_question_beside_a_greeting_stays_one_message():
-    nlu = FakeNLU({**TABLE, "buenas tardes": parse_of("greet")}, FALLBACK)
+def test_one_question_beside_a_greeting_stays_one_message_without_any_parse():
+    nlu = FakeNLU(TABLE, FALLBACK)
     assert run_plan("buenas tardes!! a que hora se desayuna?", nlu) == []
+    assert nlu.calls == []
+
+
+def test_one_question_beside_chit_chat_stays_one_message():
+    nlu = FakeNLU(TABLE, FALLBACK)
+    assert run_plan("perdon por escribir tan tarde, a que hora se desayuna?", nlu) == []
 
 
 def test_while_the_bot_waits_for_an_answer_the_answer_goes_first():
@@ -138,9 +144,9 @@ def test_parses_and_turns_are_bounded():
 
 def test_each_parse_is_made_once_and_handed_to_its_turn():
     nlu = FakeNLU(TABLE, FALLBACK)
-    plan = asyncio.run(mr.plan("hey there, need a family room for 4 from june 3 to june 6. do you allow dogs?", nlu, False))
-    assert [p.parse["text"] for p in plan.parts] == [p.text for p in plan.parts]
-    assert sorted(nlu.calls) == sorted(p.text for p in plan.parts)
+    parts = asyncio.run(mr.plan("hey there, need a family room for 4 from june 3 to june 6. do you allow dogs?", nlu)).ordered(False)
+    assert [p.parse["text"] for p in parts] == [p.text for p in parts]
+    assert sorted(nlu.calls) == sorted(p.text for p in parts)
 
 
 def test_the_seam_is_where_the_module_expects_it():
