@@ -42,6 +42,9 @@ What is installed:
    default 8 MiB, the WhatsApp channel's own cap, instead of Sanic's 100 MB).
 9. **several requests in one message** (connectors/multi_request.py): side
    questions answered as turns of their own, inside guards 4-6 (installed first).
+10. **inference off the event loop** (connectors/perf.py): the model graph
+    (parse, predictions) runs in one worker thread, so webhooks are answered
+    while turns run.
 """
 from __future__ import annotations
 
@@ -220,9 +223,10 @@ def install(limits: Optional[InputLimits] = None) -> None:
     _limits = limits or InputLimits.from_env()
     token = action_server_token()  # production without ACTION_SERVER_TOKEN stops here
     rest_token = _rest_token()
-    from connectors import action_retry, multi_request
+    from connectors import action_retry, multi_request, perf
 
     action_retry.install()
+    perf.install()
     multi_request.install()  # before _install_input_guard: the guards see the whole message first
     _install_action_auth(token)
     _install_strict_tracker_store()
