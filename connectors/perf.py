@@ -1,4 +1,8 @@
-"""Turn cost: Rasa's inference off the event loop (issue #15).
+"""Turn cost (issue #15): Rasa's inference off the event loop, and dialogue
+states that are not recomputed from the start of the conversation for every
+prediction.
+
+1. Inference off the event loop.
 
 Rasa 3.6's ``MessageProcessor`` runs the model graph (NLU parse, every
 policy prediction) synchronously inside its async handlers, so while one turn
@@ -21,18 +25,40 @@ The seams (rasa 3.6.21), checked by ``check_seams`` at install:
   ``self.predict_next_with_tracker_if_should(tracker)`` in its loop;
   replaced by the same loop with that call in the worker.
 
+2. Dialogue states computed once. Every policy prediction (Memoization,
+Rule and TED policies, several per action) asks
+``Domain.states_for_tracker_history``, which replays the whole session from
+its first event and builds a state per action, then the policies keep the
+last few: a turn's cost grew with the conversation. ``StatesCache`` keeps,
+per conversation and arguments, that replay where it stopped (the replayed
+tracker, the states so far and the loop's two variables), and continues it
+with the events added since: the same states, in the same order, computed
+once. The cache is used only while ``MessageProcessor`` predicts (a thread
+flag set around ``_predict_next_with_tracker``), never for training
+trackers; a conversation whose events are not an extension of the cached
+ones (a rewind, a reverted action, a replaced history) is replayed from the
+start. Returned states are copies (aliasing between sub-states kept, as
+callers change the last state in place). The seam: the source of
+``Domain.states_for_tracker_history`` and
+``DialogueStateTracker.generate_all_prior_trackers`` must be the one this
+was written for (``STATES_SOURCE_SHA``).
+
 Installed from connectors/safeguards.py (``install``), like every
 process-wide change this project makes to Rasa.
 """
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextvars
 import functools
+import hashlib
 import inspect
 import logging
+import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, TypeVar
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +67,13 @@ T = TypeVar("T")
 
 # one thread: graph runs are serialised as they were on the event loop
 INFERENCE = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rasa-inference")
+
+# sha256 (first 16 hex digits) of the Rasa 3.6.21 source the states cache mirrors
+STATES_SOURCE_SHA = {
+    "Domain.states_for_tracker_history": "035111ce73ac90ba",
+    "DialogueStateTracker.generate_all_prior_trackers": "a1f6954347b52649",
+}
+CACHED_CONVERSATIONS = 512  # least recently predicted conversations beyond this are forgotten
 
 _installed = False
 
@@ -75,6 +108,17 @@ def check_seams() -> None:
                      "self._should_handle_message(tracker)"):
         if fragment not in loop:
             problems.append(f"MessageProcessor._run_prediction_loop no longer contains {fragment!r}")
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    for name, function in (("Domain.states_for_tracker_history", Domain.states_for_tracker_history),
+                           ("DialogueStateTracker.generate_all_prior_trackers",
+                            DialogueStateTracker.generate_all_prior_trackers)):
+        digest = hashlib.sha256(_source(function).encode()).hexdigest()[:16]
+        if digest != STATES_SOURCE_SHA[name]:
+            problems.append(f"{name} is not the code the states cache mirrors")
+    if not hasattr(MessageProcessor, "_predict_next_with_tracker"):
+        problems.append("MessageProcessor._predict_next_with_tracker is gone")
     if list(inspect.signature(MessageProcessor.parse_message).parameters) != [
         "self", "message", "tracker", "only_output_properties"
     ]:
@@ -98,8 +142,9 @@ def install() -> None:
         return
     check_seams()
     _install_off_loop_inference()
+    _install_states_cache()
     _installed = True
-    logger.info("perf: model graph runs in the inference thread, off the event loop")
+    logger.info("perf: model graph runs in the inference thread, off the event loop; dialogue states cached")
 
 
 def installed() -> bool:
@@ -145,3 +190,144 @@ def _install_off_loop_inference() -> None:
     _run_prediction_loop.__wrapped__ = original_loop  # type: ignore[attr-defined]
     MessageProcessor.parse_message = parse_message  # type: ignore[method-assign]
     MessageProcessor._run_prediction_loop = _run_prediction_loop  # type: ignore[method-assign]
+
+
+# -- 2. dialogue states computed once ---------------------------------------------
+
+
+@dataclass
+class _Scan:
+    """``Domain.states_for_tracker_history``'s loop stopped after ``events``."""
+
+    replay: Any  # the tracker those events were applied to (generate_all_prior_trackers' tracker)
+    events: List[Any] = field(default_factory=list)
+    states: List[Dict[str, Any]] = field(default_factory=list)
+    last_ml_action_sub_state: Optional[Dict[str, Any]] = None
+    turn_was_hidden: bool = False
+
+
+def _same_event(cached: Any, event: Any) -> bool:
+    return cached is event or (type(cached) is type(event) and vars(cached) == vars(event))
+
+
+def _copy_states(states: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """New state and sub-state dicts; a sub-state shared by two states stays shared."""
+    copies: Dict[int, Dict[str, Any]] = {}
+
+    def sub(value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        if id(value) not in copies:
+            copies[id(value)] = dict(value)
+        return copies[id(value)]
+
+    return [{key: sub(value) for key, value in state.items()} for state in states]
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, dict):
+        return tuple(sorted((key, _freeze(item)) for key, item in value.items()))
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return tuple(_freeze(item) for item in value)
+    return value
+
+
+class StatesCache:
+    """Per conversation and arguments, the states of its history so far (see the module doc)."""
+
+    def __init__(self, size: int = CACHED_CONVERSATIONS) -> None:
+        self.size = size
+        self._scans: "collections.OrderedDict[Tuple, _Scan]" = collections.OrderedDict()
+        self._lock = threading.Lock()
+        self.replayed_events = 0  # events applied to a replay tracker (what the cache saves is the rest)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._scans.clear()
+
+    def states(self, domain: Any, tracker: Any, omit_unset_slots: bool = False, ignore_rule_only_turns: bool = False,
+               rule_only_data: Optional[Dict[str, Any]] = None) -> List[Dict[str, Any]]:
+        from rasa.shared.core.events import ActionExecuted
+
+        key = (id(domain), tracker.sender_id, omit_unset_slots, ignore_rule_only_turns, _freeze(rule_only_data))
+        applied = tracker.applied_events()
+        with self._lock:
+            scan = self._scans.pop(key, None)
+            if scan is None or len(scan.events) > len(applied) or not all(
+                _same_event(cached, event) for cached, event in zip(scan.events, applied)
+            ):
+                scan = _Scan(replay=tracker.init_copy())
+            for event in applied[len(scan.events):]:
+                if isinstance(event, ActionExecuted):
+                    self._step(scan, domain, scan.replay, event.hide_rule_turn, omit_unset_slots,
+                               ignore_rule_only_turns, rule_only_data)
+                scan.replay.update(event)
+                scan.events.append(event)
+                self.replayed_events += 1
+            # generate_all_prior_trackers' last tracker (after every event): its state is not kept
+            last = _Scan(replay=scan.replay, states=scan.states[-1:],
+                         last_ml_action_sub_state=scan.last_ml_action_sub_state, turn_was_hidden=scan.turn_was_hidden)
+            self._step(last, domain, scan.replay, False, omit_unset_slots, ignore_rule_only_turns, rule_only_data)
+            states = scan.states + last.states[len(scan.states[-1:]):]
+            self._scans[key] = scan
+            while len(self._scans) > self.size:
+                self._scans.popitem(last=False)
+            return _copy_states(states)
+
+    @staticmethod
+    def _step(scan: _Scan, domain: Any, tr: Any, hide_rule_turn: bool, omit_unset_slots: bool,
+              ignore_rule_only_turns: bool, rule_only_data: Optional[Dict[str, Any]]) -> None:
+        """One pass of the loop of ``Domain.states_for_tracker_history`` (rasa 3.6.21), on ``scan``."""
+        from rasa.shared.core.constants import PREVIOUS_ACTION
+
+        if ignore_rule_only_turns:
+            if not scan.turn_was_hidden:
+                scan.last_ml_action_sub_state = domain._get_prev_action_sub_state(tr)
+            if not tr.followup_action and not tr.latest_action_name == tr.active_loop_name:
+                scan.turn_was_hidden = hide_rule_turn
+            if scan.turn_was_hidden:
+                return
+        state = domain.get_active_state(tr, omit_unset_slots=omit_unset_slots)
+        if ignore_rule_only_turns:
+            domain._remove_rule_only_features(state, rule_only_data)
+            if scan.states:
+                domain._substitute_rule_only_user_input(state, scan.states[-1])
+            if scan.last_ml_action_sub_state:
+                state[PREVIOUS_ACTION] = scan.last_ml_action_sub_state
+        scan.states.append(domain._clean_state(state))
+
+
+STATES = StatesCache()
+_predicting = threading.local()
+
+
+def _cacheable(tracker: Any) -> bool:
+    return (getattr(_predicting, "active", False) and not tracker.is_rule_tracker
+            and tracker._max_event_history is None and bool(tracker.sender_id))
+
+
+def _install_states_cache() -> None:
+    from rasa.core.processor import MessageProcessor
+    from rasa.shared.core.domain import Domain
+
+    original_states = Domain.states_for_tracker_history
+    original_predict = MessageProcessor._predict_next_with_tracker
+
+    def states_for_tracker_history(self, tracker, omit_unset_slots=False, ignore_rule_only_turns=False,
+                                   rule_only_data=None):
+        if not _cacheable(tracker):
+            return original_states(self, tracker, omit_unset_slots, ignore_rule_only_turns, rule_only_data)
+        return STATES.states(self, tracker, omit_unset_slots, ignore_rule_only_turns, rule_only_data)
+
+    def _predict_next_with_tracker(self, tracker):
+        outer = getattr(_predicting, "active", False)
+        _predicting.active = True
+        try:
+            return original_predict(self, tracker)
+        finally:
+            _predicting.active = outer
+
+    states_for_tracker_history.__wrapped__ = original_states  # type: ignore[attr-defined]
+    _predict_next_with_tracker.__wrapped__ = original_predict  # type: ignore[attr-defined]
+    Domain.states_for_tracker_history = states_for_tracker_history  # type: ignore[method-assign]
+    MessageProcessor._predict_next_with_tracker = _predict_next_with_tracker  # type: ignore[method-assign]

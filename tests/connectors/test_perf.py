@@ -162,3 +162,110 @@ async def test_the_turn_is_the_same_as_on_the_loop(monkeypatch, text):
     assert with_patch == without
     if text == "loop":
         assert [name for kind, name in with_patch if kind == "ActionExecuted"].count("utter_again") == 4
+
+
+# -- dialogue states cache ------------------------------------------------------------
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
+STORY_FILES = [ROOT / "data" / "stories.yml", ROOT / "data" / "rules.yml", *sorted((ROOT / "tests" / "stories").glob("*.yml"))]
+
+
+@pytest.fixture(scope="module")
+def project():
+    """The project's domain and every story, rule and test story as a list of events."""
+    from rasa.shared.core.generator import TrainingDataGenerator
+    from rasa.shared.core.training_data.story_reader.yaml_story_reader import YAMLStoryReader
+    from rasa.shared.core.training_data.structures import StoryGraph
+
+    domain = Domain.load(str(ROOT / "domain.yml"))
+    steps = []
+    for path in STORY_FILES:
+        steps += YAMLStoryReader(domain).read_from_file(path)
+    trackers = TrainingDataGenerator(StoryGraph(steps), domain, remove_duplicates=True, augmentation_factor=0).generate()
+    histories = [list(tracker.events) for tracker in trackers]
+    assert len(histories) > 50
+    return domain, histories
+
+
+def fresh(events):
+    """The same events as new objects, as the tracker store gives them back each turn."""
+    from rasa.shared.core.events import Event
+
+    return [Event.from_parameters(event.as_dict()) for event in events]
+
+
+RULE_ONLY = {"rule_only_slots": ["requested_slot", "language"], "rule_only_loops": ["booking_status_form"]}
+ARGUMENTS = [
+    dict(omit_unset_slots=False, ignore_rule_only_turns=False, rule_only_data=None),
+    dict(omit_unset_slots=True, ignore_rule_only_turns=False, rule_only_data=None),
+    dict(omit_unset_slots=False, ignore_rule_only_turns=True, rule_only_data=RULE_ONLY),
+    dict(omit_unset_slots=False, ignore_rule_only_turns=True, rule_only_data={}),
+]
+
+
+def test_cached_states_are_rasas_states_for_every_prefix_of_every_story(project):
+    """A conversation growing event by event (every story, rule and test story of the
+    project), its events sometimes fresh objects: the cache gives Rasa's states each time."""
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    domain, histories = project
+    original = Domain.states_for_tracker_history.__wrapped__
+    cache = perf.StatesCache()
+    compared = 0
+    for number, events in enumerate(histories):
+        for length in range(1, len(events) + 1):
+            prefix = events[:length] if length % 3 else fresh(events[:length])
+            tracker = DialogueStateTracker.from_events(f"story-{number}", prefix, domain.slots)
+            for arguments in ARGUMENTS:
+                assert cache.states(domain, tracker, **arguments) == original(domain, tracker, **arguments)
+                compared += 1
+    assert compared > 1000
+    from_the_start = sum(len(events) * (len(events) + 1) // 2 for events in histories) * len(ARGUMENTS)
+    # each prefix replayed from the start would apply from_the_start events; forms undo their earlier
+    # runs in applied_events (not an extension: replayed again), the rest continues where it stopped
+    assert cache.replayed_events < from_the_start / 3
+
+
+def test_a_history_that_is_not_an_extension_is_replayed_from_the_start(project):
+    from rasa.shared.core.events import ActionExecuted, UserUttered, UserUtteranceReverted
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    domain, histories = project
+    original = Domain.states_for_tracker_history.__wrapped__
+    events = max(histories, key=len)
+    cache = perf.StatesCache()
+    cases = [
+        events,
+        events[: len(events) // 2],                                           # shorter (a rewind)
+        events + [UserUttered("x", {"name": "greet"}), UserUtteranceReverted()],  # reverted
+        events[:3] + [ActionExecuted("utter_greet")] + events[3:],            # history replaced
+    ]
+    for case in cases:
+        tracker = DialogueStateTracker.from_events("same-conversation", case, domain.slots)
+        for arguments in ARGUMENTS:
+            assert cache.states(domain, tracker, **arguments) == original(domain, tracker, **arguments)
+
+
+def test_changing_returned_states_changes_nothing_cached(project):
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    domain, histories = project
+    tracker = DialogueStateTracker.from_events("c", max(histories, key=len), domain.slots)
+    cache = perf.StatesCache()
+    first = cache.states(domain, tracker, ignore_rule_only_turns=True, rule_only_data=RULE_ONLY)
+    expected = Domain.states_for_tracker_history.__wrapped__(domain, tracker, ignore_rule_only_turns=True,
+                                                             rule_only_data=RULE_ONLY)
+    for state in first:  # what _choose_last_user_input and friends do to the last state
+        state.get("user", {}).pop("intent", None)
+        state.clear()
+    assert cache.states(domain, tracker, ignore_rule_only_turns=True, rule_only_data=RULE_ONLY) == expected
+
+
+def test_the_cache_is_used_only_while_the_processor_predicts(project):
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    domain, histories = project
+    tracker = DialogueStateTracker.from_events("t", max(histories, key=len), domain.slots)
+    before = perf.STATES.replayed_events
+    domain.states_for_tracker_history(tracker)  # training, rasa test, anything but a prediction
+    assert perf.STATES.replayed_events == before
