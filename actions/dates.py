@@ -237,11 +237,20 @@ def parse_stay(text: str, today: dt.date) -> StayDates:
     norm = _AGES.sub(" ", normalise(text))  # "niños de 8 y 11 años" are not dates
     nights = parse_nights(text)
     without_nights = _WEEKS.sub(" ", _NIGHTS.sub(" ", norm))
-    range_match = _RANGE.match(without_nights)
+    # "del 12 al 14, es un finde": the dates say it; the weekend word is no date of its own
+    range_match = _RANGE.match(_WEEKEND.sub(" ", without_nights) if _explicit_date(without_nights) else without_nights)
     if range_match:
         stay = _resolve_range(range_match.group("start"), range_match.group("end"), today)
         if stay.complete:
             return stay
+    if _WEEKEND.search(without_nights) and _explicit_date(without_nights):
+        # "el finde del 13", "the weekend of the 13th": the weekend around that day
+        day = parse_date(_WEEKEND.sub(" ", without_nights), today)
+        if day is not None:
+            friday = day - dt.timedelta(days=day.weekday() - 4) if day.weekday() >= 4 else day + dt.timedelta(days=4 - day.weekday())
+            if nights:
+                return StayDates(friday, friday + dt.timedelta(days=nights))
+            return StayDates(friday, friday + dt.timedelta(days=2))
     if _WEEKEND.search(without_nights) and not _explicit_date(without_nights):
         weekend = weekend_stay(without_nights, today)
         if nights:

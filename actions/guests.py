@@ -15,13 +15,17 @@ _NUM = r"(\d{1,2}|" + "|".join(sorted(NUMBER_WORDS, key=len, reverse=True)) + r"
 _PEOPLE = (
     r"(?:personas?|pers|adult(?:o|a)?s?|ninos?|ninas?|nenes?|nenas?|bebes?|hijos?|hijas?|huespedes|pax|peques?|"
     r"menores|crios?|amig(?:o|a)s?|people|persons?|adults?|kids?|children|childs?|child|guests?|babies|baby|infants?|"
-    r"toddlers?|teens?|teenagers?|friends?|sons?|daughters?|of us|de nosotros)"
+    r"toddlers?|teens?|teenagers?|friends?|sons?|daughters?|ppl|peeps|folks|travell?ers|viajeros|mayores|grown ?-?ups?|"
+    r"grownups|seniors|of us|de nosotros)"
 )
 _COUNTED = re.compile(rf"\b{_NUM}\s+(?:mas\s+)?{_PEOPLE}\b")
-# "a baby", "an infant": one more person (never "a couple", "a week")
-_ONE_MORE = re.compile(r"\b(?:a|an)\s+(?:baby|child|kid|infant|toddler|teenager|teen|friend)\b")
+# "a baby", "an infant", "+ baby": one more person (never "a couple", "a week")
+_ONE_MORE = re.compile(
+    r"\b(?:a|an|mas|plus)\s+(?:baby|bebe|child|kid|nino|nina|nene|nena|infant|toddler|teenager|teen|friend|amigo|amiga)\b"
+)
 _GROUP = re.compile(
     rf"\b(?:family of|familia de|group of|grupo de|party of|total of|total de|en total|in total|total)\s+{_NUM}\b"
+    rf"|\b{_NUM}\s+(?:en total|in total|total|altogether|en todo)\b"
 )
 _SOMOS = re.compile(
     rf"\b(?:somos los|somos las|seremos los|seremos las|somos|seremos|vamos|vendremos|we are|we're|were|we will be|we'll be|there are|there will be|"
@@ -34,7 +38,8 @@ _COUPLE = re.compile(r"\b(?:pareja|couple(?! of)|ambos|both of us|los dos|las do
 _PARENTS = re.compile(r"\b(?:mis|my|our|nuestros)\s+(?:padres|parents|suegros|in-laws|abuelos|grandparents)\b")
 # the guest themself in a list of people ("me and my wife", "yo y mi marido", "para mi y mi novia")
 _SELF = re.compile(
-    r"\b(?:yo|myself)\b|(?:^|\b(?:and|y|,)\s*)(?:me|i)\b(?!')|\b(?:me|i)\s*(?:,|\band\b|\by\b)|\b(?:para|for)\s+(?:mi|me)\b"
+    r"\b(?:yo|myself)\s*(?:,|\by\b|\band\b|\bcon\b|\bwith\b|\bmas\b)|(?:,|\by\b|\band\b|\bmas\b)\s*(?:yo|myself)\b"
+    r"|\b(?:and|y)\s+(?:me|i)\b(?!')|(?:^|,)\s*me\b|\b(?:me|i)\s*(?:,|\band\b|\by\b)|\b(?:para|for)\s+(?:mi|me)\b"
     r"|^(?:with|con)\b|\b(?:voy|vengo|viajo|llego|coming|travelling|traveling|going|i'm|im|i am|i'll be|ire)\s+(?:\w+\s+)?(?:con|with)\b"
 )
 _RELATIVE = (
@@ -44,7 +49,19 @@ _RELATIVE = (
     r"mom|mum|dad|brother|sister|colleague|boss|grandma|grandpa|grandmother|grandfather|cousin|missus|missis|hubby|"
     r"wifey|bf|gf|mate|other half|better half|chica|chico|senora|churri|peque|nino|nina|son|daughter)"
 )
-_ONE_RELATIVE = re.compile(rf"\b(?:mi|my|our|nuestro|nuestra|his|her|su|the|la|el)\s+{_RELATIVE}\b")
+# "el cumple de mi madre", "my mum's birthday" name someone who does not come
+_ONE_RELATIVE = re.compile(rf"(?<!\bde )(?<!\bof )\b(?:mi|my|our|nuestro|nuestra|his|her|su|the|la|el)\s+{_RELATIVE}\b(?!'s)")
+# a number of people said alone, before the rest of the list: "dos y un bebé", "somos 2 más el bebé", "2 + 2 kids"
+_NUM_AND_MORE = re.compile(
+    rf"\b{_NUM}\s+(?:y|and|mas|plus|,)\s+(?=(?:(?:un|una|a|an|el|la|the|mi|my|our|nuestro|nuestra|mis|los|las|his|her|su|sus)\s+)?"
+    rf"(?:{_RELATIVE}|{_PEOPLE})\b|{_NUM}\s+{_PEOPLE}\b)"
+)
+# a number given as a correction: "sorry, 3 actually", "no espera, 4"
+_CORRECTED = re.compile(
+    r"^(?:(?:sorry|actually|oh|no|wait|oops|ups|uy|ay|perdon|perdona|espera|mejor|al final|en realidad|hmm+|mm+|"
+    r"make (?:it|that)|que sean|seran)[\s,.!]+)+" + _NUM + r"\b(?![:/.\-]\d)"
+    r"(?!\s*(?:noches?|nights?|dias|days|semanas?|weeks?|de\b|of\b(?! us)|th\b|st\b|nd\b|rd\b|am\b|pm\b|h\b|/))"
+)
 _BARE = re.compile(rf"^{_NUM}(?:\s+(?:please|pls|por favor|porfa|porfavor|thanks|gracias))?$")
 
 
@@ -55,6 +72,7 @@ def _value(token: str) -> int:
 def _listed_people(norm: str) -> Optional[int]:
     """People named one by one or counted ("2 adultos y un bebé", "me, my wife and our son"), or None."""
     counted = sum(_value(m.group(1)) for m in _COUNTED.finditer(norm))
+    counted += sum(_value(m.group(1)) for m in _NUM_AND_MORE.finditer(norm))
     counted += len(_ONE_MORE.findall(norm)) if counted else 0
     counted += 2 * len(_PARENTS.findall(norm))
     relatives = len(_ONE_RELATIVE.findall(norm))
@@ -73,11 +91,14 @@ def parse_guests(text: str, *, bare_number_allowed: bool = True) -> Optional[int
     norm = normalise(text.replace("+", " mas "))
     match = _GROUP.search(norm)
     if match:
-        return _value(match.group(1))
+        return _value(match.group(1) or match.group(2))
     match = _SUM.search(norm)
     if match:
         rest = norm[:match.start()] + " " + norm[match.end():]
         return _value(match.group(1)) + _value(match.group(2)) + sum(_value(m.group(1)) for m in _COUNTED.finditer(rest))
+    match = _CORRECTED.match(norm)
+    if match:
+        return _value(match.group(1))
     listed = _listed_people(norm)
     if listed:
         return listed

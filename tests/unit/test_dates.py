@@ -265,3 +265,19 @@ def test_a_date_about_an_existing_booking_may_be_in_the_past():
 @pytest.mark.parametrize("text", ["somos 2 adultos y 2 niños de 8 y 11 años", "two kids aged 5 and 7", "un bebé de 6 meses"])
 def test_ages_are_not_dates(text):
     assert parse_stay(text, TODAY) == StayDates(None, None)
+
+
+@pytest.mark.parametrize(
+    "text, checkin, checkout",
+    [
+        # TODAY is Monday 2026-11-23: Saturday 5 December's weekend is Friday 4 to Sunday 6
+        ("el finde del 5 de diciembre", dt.date(2026, 12, 4), dt.date(2026, 12, 6)),
+        ("the weekend of the 5th", dt.date(2026, 12, 4), dt.date(2026, 12, 6)),
+        ("weekend of dec 4, 3 nights", dt.date(2026, 12, 4), dt.date(2026, 12, 7)),
+        # the dates say it; the weekend word is no date of its own
+        ("del 4 al 6 de diciembre, es un finde", dt.date(2026, 12, 4), dt.date(2026, 12, 6)),
+        ("from the 4th to the 6th, a weekend away", dt.date(2026, 12, 4), dt.date(2026, 12, 6)),
+    ],
+)
+def test_the_weekend_of_a_given_day(text, checkin, checkout):
+    assert parse_stay(text, TODAY) == StayDates(checkin, checkout)

@@ -81,3 +81,29 @@ def test_bare_number_only_when_allowed(text, expected):
 )
 def test_not_a_number_of_guests(text):
     assert parse_guests(text) is None
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        # other people words
+        ("2 ppl", 2), ("3 travellers", 3), ("2 grown ups and 2 kids", 4), ("4 in total", 4), ("4 en total", 4),
+        # a bare number, then the rest of the party
+        ("dos y un bebe", 3), ("somos dos mas el bebe", 3), ("2 adults + baby", 3), ("somos 2 y 2 niños", 4),
+        ("for 2 and my baby", 3),
+        # the guest themself only when listed, not the subject of the sentence
+        ("hi, i want a double, para dos personas", 2), ("yo quiero una habitacion para 2 personas", 2),
+        ("I want a room for me and my wife", 2), ("myself and my wife", 2), ("yo y 2 niños", 3),
+        # someone named but not coming
+        ("vamos al cumple de mi madre, somos mi marido y yo", 2), ("for my mum's birthday, me and my husband", 2),
+        # a correction
+        ("sorry, 3 actually, my sister is joining us", 3), ("no espera, 4", 4),
+    ],
+)
+def test_party_phrases_and_corrections(text, expected):
+    assert parse_guests(text, bare_number_allowed=False) == expected
+
+
+@pytest.mark.parametrize("text", ["make that 4 nights", "sorry, 3 nights", "actually the 4th", "perdona, el 4 de mayo"])
+def test_a_corrected_stay_is_not_a_party(text):
+    assert parse_guests(text, bare_number_allowed=False) is None
