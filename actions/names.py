@@ -74,7 +74,9 @@ def plausible_name(text: str) -> Optional[str]:
 
 # "soy Ana Ruiz, quiero reservar", "hi, this is Tom Baker and I'd like a room"
 _INTRODUCTION = re.compile(
-    r"(?:^|[\s,.!¡])(?:soy|me llamo|mi nombre es|my name is|my name's|this is|i am|i'm|im)\s+"
+    r"(?:^|[\s,.!¡])(?:soy|me llamo|mi nombre es|my name is|my name's|this is|i am|i'm|im|"
+    r"(?:reserva |booking |book it |put it )?(?:a nombre de|al nombre de|bajo el nombre de|under the name of|under the name|in the name of)"
+    r")\s*:?\s+"
     r"(?P<name>[^\W\d_][\w'\-]*(?:\s+(?:de\s+(?:la\s+|los\s+)?|del\s+)?[^\W\d_][\w'\-]*){0,3})",
     re.IGNORECASE,
 )
@@ -89,12 +91,25 @@ _NAME_STOP = frozenset({
     "at", "on", "is", "are", "was", "will", "can", "could", "lo", "los", "las", "mi", "my", "su", "your", "tu",
     "calling", "wondering", "planning", "travelling", "traveling", "coming", "viajando", "llegando", "pensando",
     "after", "back", "new", "ready", "sorry", "happy", "glad", "still", "only", "currently", "already", "about",
-    "nuevo", "nueva", "otra", "otro", "yo", "solo", "sola",
+    "nuevo", "nueva", "otra", "otro", "yo", "solo", "sola", "muchas", "muchisimas", "mil", "thank", "thx", "saludos",
+    "bye", "adios", "x", "xfa", "plz", "pls", "tks", "ty", "cheers", "besos", "abrazo",
+    "quien", "who", "what", "que", "which", "cual",
 })
+# "hey it's Will Lee here": one or two words between "it's" and "here" are the name, whatever they mean
+_HERE = re.compile(
+    r"(?:^|[\s,.!¡])(?:it's|its|it is)\s+(?P<name>[^\W\d_][\w'\-]*(?:\s+[^\W\d_][\w'\-]*)?)\s+here\b", re.IGNORECASE
+)
+_NOT_HERE = frozenset({"me", "us", "we", "i", "just", "only", "the", "a", "my", "our", "so", "very", "really", "nice", "raining", "cold",
+                       "hot", "all", "everything", "still", "not", "no", "too", "sunny", "lovely", "great", "late", "early"})
 
 
 def introduced_name(text: str) -> Optional[str]:
     """The name a guest introduces themself with, or None."""
+    match = _HERE.search(text)
+    if match and not set(normalise(match.group("name")).split()) & _NOT_HERE:
+        name = clean_guest_name(match.group("name"))
+        if name is not None:
+            return name
     for match in _INTRODUCTION.finditer(text):
         words = []
         for word in match.group("name").split():

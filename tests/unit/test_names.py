@@ -98,3 +98,24 @@ def test_phrases_that_are_not_introductions(text):
 def test_what_a_guest_is_after_is_not_their_name():
     assert introduced_name("hi, I'm after a single room for friday") is None
     assert introduced_name("hi im john, a room please") == "John"
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("hey it's Will Lee here, want to book a double", "Will Lee"),  # "Will" is a stop word elsewhere
+        ("it is John here", "John"),
+        ("queriamos una doble del 4 al 6 a nombre de marta gil muchas gracias", "Marta Gil"),
+        ("book it under the name of sarah connor thanks", "Sarah Connor"),
+        ("reserva a nombre de Pedro Sanz por favor", "Pedro Sanz"),
+    ],
+)
+def test_names_given_inside_a_request(text, expected):
+    assert introduced_name(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["its raining here", "it's so cold here", "its me here", "a nombre de quien?", "a nombre de mi marido", "i'm here for 3 nights"]
+)
+def test_phrases_that_name_nobody(text):
+    assert introduced_name(text) is None
