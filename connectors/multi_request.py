@@ -234,9 +234,10 @@ class Part:
 class Plan:
     sides: List[Part] = field(default_factory=list)  # in the guest's order
     main: Optional[Part] = None
+    whole: Optional[Dict[str, Any]] = None  # the whole message's parse, when made here and the message stays whole
 
     def __bool__(self) -> bool:
-        return len(self.sides) + (self.main is not None) > 1
+        return bool(self.sides)
 
     def ordered(self, awaiting_answer: bool) -> List[Part]:
         """The turns: side questions first, unless the bot waits for an answer (then the main part is it)."""
@@ -271,7 +272,7 @@ async def plan(text: str, parse: Parser) -> Plan:
             continue
         topics.add(topic)
         sides.append((clause, parsed))
-    answered = [Part(c.text, p, side=True) for c, p in sides if p]
+    answered = [(c, p) for c, p in sides if p]
     if not answered:
         return Plan()
     main_text = remainder(text, [c for c, _ in sides])
@@ -280,9 +281,38 @@ async def plan(text: str, parse: Parser) -> Plan:
         main = Part(main_text, await parse(main_text), side=False)
         if droppable(main.parse):
             main = None
-    if main is None and len(answered) < 2:
-        return Plan()  # one question beside a greeting or chit-chat: the message as it is
-    return Plan(answered, main)
+    if main is not None:
+        return Plan([Part(c.text, p, side=True) for c, p in answered], main)
+    if len(answered) < 2:
+        whole = await parse(text)
+        if not understood(whole):  # "we're driving down from X, can we leave the car there?": the clause's answer
+            return Plan(_covering(text, answered))
+        return Plan(whole=whole)  # one question beside chit-chat: the message as it is (parsed once)
+    return Plan(_covering(text, answered))
+
+
+def understood(parse: Dict[str, Any]) -> bool:
+    return (parse.get("intent") or {}).get("name") != "nlu_fallback"
+
+
+def _covering(text: str, answered: Sequence[Tuple[Clause, Dict[str, Any]]]) -> List[Part]:
+    """The side questions' turns when nothing else of the message is kept: each turn's text runs on to the next
+    clause, so every word the guest wrote stays in the conversation (the transcript staff read); each turn keeps its
+    clause's parse, entity offsets moved to the longer text."""
+    ordered = sorted(answered, key=lambda item: item[0].start)
+    parts, start = [], 0
+    for number, (clause, parsed) in enumerate(ordered):
+        end = len(text) if number == len(ordered) - 1 else clause.end
+        piece = text[start:end]
+        lead = len(piece) - len(piece.lstrip(" ,"))
+        piece = piece.strip(" ,")
+        shift = clause.start - (start + lead)
+        moved = dict(parsed, text=piece, entities=[
+            dict(e, start=e["start"] + shift, end=e["end"] + shift) if isinstance(e.get("start"), int)
+            and isinstance(e.get("end"), int) else dict(e) for e in parsed.get("entities") or []])
+        parts.append(Part(piece, moved, side=True))
+        start = end
+    return parts
 
 
 def awaiting_answer(tracker: Any) -> bool:
@@ -381,6 +411,8 @@ async def _split(processor: Any, message: Any) -> List[Part]:
                         message_id=message.message_id, metadata=message.metadata))
 
     found = await plan(text, parse)
+    if found.whole is not None:
+        message.parse_data = found.whole  # parsed once: the turn uses it (never a "/" payload: candidates())
     if not found:
         return []
     tracker = await processor.tracker_store.retrieve(message.sender_id)  # read only when the message is split

@@ -20,14 +20,19 @@ def parse_of(intent: str, confidence: float = 0.97, topic: str = "", entities: L
 class FakeNLU:
     """Parses by the first keyword found in the text; records every text it was asked to parse."""
 
-    def __init__(self, table: Dict[str, Dict[str, Any]], default: Dict[str, Any]) -> None:
-        self.table, self.default, self.calls = table, default, []
+    def __init__(self, table: Dict[str, Dict[str, Any]], default: Dict[str, Any],
+                 exact: Dict[str, Dict[str, Any]] = None) -> None:
+        self.table, self.default, self.exact, self.calls = table, default, exact or {}, []
 
     async def __call__(self, text: str) -> Dict[str, Any]:
         self.calls.append(text)
+        if text in self.exact:
+            return dict(self.exact[text], text=text)
         for keyword, parse in self.table.items():
-            if keyword in text.lower():
-                return dict(parse, text=text)
+            if keyword in text.lower():  # entities found where their value is, like the NLU does
+                entities = [dict(e, start=text.find(e["value"]), end=text.find(e["value"]) + len(e["value"]))
+                            for e in parse.get("entities") or []]
+                return dict(parse, text=text, entities=entities)
         return dict(self.default, text=text)
 
 
@@ -75,15 +80,25 @@ def test_the_booking_reference_stays_with_the_request_that_needs_it():
 def test_two_quick_questions_and_a_greeting_give_two_answers_and_no_greeting_turn():
     nlu = FakeNLU({**TABLE, "hello": parse_of("greet")}, FALLBACK)
     assert run_plan("hello! where exactly are you located? also when does reception open", nlu) == [
-        ("where exactly are you located?", True), ("also when does reception open", True),
+        ("hello! where exactly are you located?", True), ("also when does reception open", True),
     ]
 
 
 def test_chit_chat_the_nlu_does_not_understand_is_dropped_when_two_questions_are_answered():
     nlu = FakeNLU(TABLE, FALLBACK)
     assert run_plan("ey perdona mi espanol fatal, donde esta el hotel? y a que hora abre la recepcion?", nlu) == [
-        ("donde esta el hotel?", True), ("y a que hora abre la recepcion?", True),
+        ("ey perdona mi espanol fatal, donde esta el hotel?", True), ("y a que hora abre la recepcion?", True),
     ]
+
+
+def test_every_word_stays_in_a_turn_and_entities_follow_their_clause():
+    room = {"entity": "room_type", "value": "suite"}
+    nlu = FakeNLU({"suite": parse_of("faq", topic="pets", entities=[room]), **TABLE}, FALLBACK)
+    text = "ok mil perdones!! la suite admite perros? y donde esta el hotel?"
+    parts = asyncio.run(mr.plan(text, nlu)).ordered(False)
+    assert " ".join(p.text for p in parts) == text
+    entity = parts[0].parse["entities"][0]
+    assert parts[0].text[entity["start"]:entity["end"]] == "suite"
 
 
 def test_one_question_beside_a_greeting_stays_one_message_without_any_parse():
@@ -92,9 +107,19 @@ def test_one_question_beside_a_greeting_stays_one_message_without_any_parse():
     assert nlu.calls == []
 
 
-def test_one_question_beside_chit_chat_stays_one_message():
+def test_one_question_beside_chit_chat_stays_one_message_parsed_once():
     nlu = FakeNLU(TABLE, FALLBACK)
-    assert run_plan("perdon por escribir tan tarde, a que hora se desayuna?", nlu) == []
+    text = "perdon por escribir tan tarde, a que hora se desayuna?"
+    plan = asyncio.run(mr.plan(text, nlu))
+    assert not plan and plan.ordered(False) == [] and plan.whole["text"] == text
+    assert nlu.calls.count(text) == 1
+
+
+def test_a_message_not_understood_as_a_whole_gets_the_answer_its_question_has():
+    text = "we are coming by car from far away, can we leave the car at the hotel?"
+    nlu = FakeNLU({"leave the car": parse_of("faq", topic="parking")}, FALLBACK, exact={text: FALLBACK})
+    parts = asyncio.run(mr.plan(text, nlu)).ordered(False)
+    assert [(p.text, mr.side_topic(p.parse)) for p in parts] == [(text, "faq/parking")]
 
 
 def test_while_the_bot_waits_for_an_answer_the_answer_goes_first():
