@@ -1,16 +1,17 @@
 """Forms that ask for a booking reference, and the lookup of that booking."""
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Text
+from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Tracker
+from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 
 from actions import booking_access
 from actions.audit import record_audit
 from actions.booking_access import Verification
-from actions.context import hotel_for, hotel_today, latest_intent, latest_text, pms_gateway
+from actions.context import hotel_for, hotel_today, latest_intent, latest_text, pms_gateway, question_answered_mid_form
 from actions.pms.base import Booking, BookingNotFound, PMSUnavailable
 from actions.references import canonical_reference
 
@@ -34,6 +35,11 @@ class BookingRefMixin:
     with the second factor (verify_surname, verify_checkin) asked only when
     this conversation may not use the booking yet (actions/booking_access.py).
     Nothing said here tells a stranger whether a reference exists."""
+
+    async def get_extraction_events(self, dispatcher, tracker: Tracker, domain) -> List[EventType]:
+        if question_answered_mid_form(tracker):
+            return []  # a question answered mid-form ("what time is checkout?") is not the reference
+        return await super().get_extraction_events(dispatcher, tracker, domain)
 
     async def required_slots(self, domain_slots, dispatcher, tracker: Tracker, domain):
         if await booking_access.locked(tracker.sender_id):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import re
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Text
 
@@ -13,6 +14,7 @@ from rasa_sdk import Tracker
 from actions import config
 from actions.config import HotelConfig
 from actions.pms.gateway import PMSGateway, gateway
+from actions.text import normalise
 
 LANGUAGES = ("es", "en")
 logger = logging.getLogger(__name__)
@@ -114,3 +116,51 @@ def iso_date(value: Any) -> dt.date | None:
         return dt.date.fromisoformat(str(value))
     except (TypeError, ValueError):
         return None
+
+
+# Actions that run between a guest's message and the form without interrupting it.
+_NOT_INTERRUPTIONS = frozenset({"action_listen", "action_extract_slots", "action_session_start", "action_detect_language"})
+
+
+_QUESTION_START = re.compile(
+    r"^(?:(?:oye|oiga|una cosa|otra cosa|por cierto|x cierto|btw|oh|ah|and|y|also|tambien|quick question|wait|espera|"
+    r"hey|hola|hi|perdona|sorry|ok|vale)[\s,.!:]+)*"
+    r"(?:que|q|cual|cuales|cuando|donde|como|cuanto|cuanta|cuantos|cuantas|hay|teneis|tienen|tiene|se puede|puedo|podeis|"
+    r"pueden|a que|a q|what|whats|what's|when|where|how|do|does|is|are|can|could|any|which|who|is there|are there)\b"
+)
+
+
+def looks_like_question(text: str) -> bool:
+    """A question mark, or a sentence starting the way questions do ("do you take dogs")."""
+    return "?" in text or "¿" in text or bool(_QUESTION_START.match(normalise(text)))
+
+
+def resuming_after_interruption(tracker: Tracker) -> bool:
+    """Whether the active form runs again after answering something else in this
+    turn ("is there parking?" mid-booking: utter_faq, then the form asks its
+    question again)."""
+    events = list(tracker.events or [])
+    last_user = next((i for i in range(len(events) - 1, -1, -1) if events[i].get("event") == "user"), None)
+    if last_user is None:
+        return False
+    active = None
+    for event in events[:last_user]:
+        if event.get("event") == "active_loop":
+            active = event.get("name")
+    if not active:
+        return False  # the form starts in this turn: the message is its first answer
+    for event in events[last_user + 1:]:
+        if event.get("event") == "active_loop" and event.get("name") != active:
+            return False
+        name = event.get("name") or ""
+        if event.get("event") == "action" and name not in _NOT_INTERRUPTIONS and name != active and not name.startswith("validate_"):
+            return True
+    return False
+
+
+def question_answered_mid_form(tracker: Tracker) -> bool:
+    """The form resumes after the bot answered the guest's question: that message
+    is no answer to the form (read as one it would be "not understood" and count
+    as a failed answer). An answer the NLU took for a question ("Park" as an FAQ,
+    "del 4 al 6" as something else) is still read."""
+    return resuming_after_interruption(tracker) and looks_like_question(latest_text(tracker))

@@ -10,7 +10,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 
-from actions.context import hotel_for, latest_intent, latest_text
+from actions.context import hotel_for, latest_intent, latest_text, question_answered_mid_form
 from actions.staff_requests import record_staff_request
 from actions.text import normalise
 
@@ -37,6 +37,11 @@ def parse_rating(text: str) -> Optional[int]:
 class ValidateFeedbackForm(FormValidationAction):
     def name(self) -> Text:
         return "validate_feedback_form"
+
+    async def get_extraction_events(self, dispatcher, tracker: Tracker, domain) -> List[EventType]:
+        if question_answered_mid_form(tracker):
+            return []
+        return await super().get_extraction_events(dispatcher, tracker, domain)
 
     async def extract_feedback_rating(self, dispatcher, tracker: Tracker, domain) -> Dict[Text, Any]:
         requested = tracker.get_slot("requested_slot")

@@ -18,6 +18,7 @@ from actions.context import (
     latest_intent,
     latest_text,
     pms_gateway,
+    question_answered_mid_form,
     show_date,
 )
 from actions.dates import parse_departure, parse_nights, parse_stay
@@ -71,6 +72,11 @@ class StayFormMixin:
         if any(message.get("response") == "utter_party_too_big" for message in dispatcher.messages):
             events += [SlotSet("requested_slot", None), ActiveLoop(None), FollowupAction("action_listen")]
         return events
+
+    async def get_extraction_events(self, dispatcher, tracker: Tracker, domain) -> List[EventType]:
+        if question_answered_mid_form(tracker) and tracker.get_slot("requested_slot") != "guest_name":
+            return []  # a question the bot just answered; in a name-asking turn plausible_name tells names from questions
+        return await super().get_extraction_events(dispatcher, tracker, domain)
 
     # -- extraction --------------------------------------------------------
     @staticmethod
