@@ -74,7 +74,9 @@ SUPPORTED_RASA = "3.6.21"
 
 QUICK_ANSWERS = frozenset({"faq", "business_hours", "hotel_location", "room_options"})
 DROPPABLE_MAIN = frozenset({"greet", "thank", "goodbye", "nlu_fallback"})
+ANSWERS_ONLY = frozenset({"affirm", "deny"})  # a main part of these only when the bot waits for an answer
 MIN_SIDE_CONFIDENCE = 0.8
+MIN_MAIN_CONFIDENCE = 0.6
 MIN_FAQ_TOPIC_CONFIDENCE = 0.5  # the ResponseSelector's confidence in the FAQ topic
 MIN_WORDS = 4
 MIN_CLAUSE_WORDS = 2
@@ -218,9 +220,19 @@ def side_topic(parse: Dict[str, Any]) -> Optional[str]:
     return str(name)
 
 
-def droppable(parse: Dict[str, Any]) -> bool:
-    """A main part that asks for nothing: a greeting, thanks, goodbye, or not understood, with no entity."""
-    return (parse.get("intent") or {}).get("name") in DROPPABLE_MAIN and not parse.get("entities")
+async def is_request(parse: Dict[str, Any], awaiting: "Awaiting") -> bool:
+    """Whether the main part asks for something of its own: a confident intent that is not a greeting, thanks,
+    goodbye or "not understood" ("cant find it anywhere" beside a wifi question is not a request), and a yes/no only
+    when the bot waits for one ("no m conecta" read as a "no" answers nothing)."""
+    intent = parse.get("intent") or {}
+    name, confidence = intent.get("name"), float(intent.get("confidence") or 0.0)
+    if name in DROPPABLE_MAIN or confidence < MIN_MAIN_CONFIDENCE:
+        return False
+    if name in QUICK_ANSWERS and side_topic(parse) is None:
+        return False
+    if name in ANSWERS_ONLY:
+        return await awaiting()
+    return True
 
 
 @dataclass
@@ -234,18 +246,18 @@ class Part:
 class Plan:
     sides: List[Part] = field(default_factory=list)  # in the guest's order
     main: Optional[Part] = None
+    sides_first: bool = True  # False when the bot waits for an answer: the main part is it
     whole: Optional[Dict[str, Any]] = None  # the whole message's parse, when made here and the message stays whole
 
     def __bool__(self) -> bool:
         return bool(self.sides)
 
-    def ordered(self, awaiting_answer: bool) -> List[Part]:
-        """The turns: side questions first, unless the bot waits for an answer (then the main part is it)."""
-        if not self:
-            return []
+    @property
+    def parts(self) -> List[Part]:
+        """The turns, in order."""
         if self.main is None:
             return list(self.sides)
-        return [self.main] + self.sides if awaiting_answer else self.sides + [self.main]
+        return self.sides + [self.main] if self.sides_first else [self.main] + self.sides
 
 
 Parser = Callable[[str], Awaitable[Dict[str, Any]]]
@@ -255,8 +267,16 @@ def _only_social(text: str) -> bool:
     return all(_fold(word) in SOCIAL_WORDS for word in _WORD.findall(text))
 
 
-async def plan(text: str, parse: Parser) -> Plan:
-    """What a message becomes; an empty plan (falsy) when it stays one message."""
+Awaiting = Callable[[], Awaitable[bool]]
+
+
+async def _not_awaiting() -> bool:
+    return False
+
+
+async def plan(text: str, parse: Parser, awaiting: Awaiting = _not_awaiting) -> Plan:
+    """What a message becomes; an empty plan (falsy) when it stays one message. ``awaiting`` (async, called only
+    when a message is split with a main part) tells whether the bot waits for an answer."""
     found = candidates(text)
     if not found or (len(found) == 1 and _only_social(remainder(text, found))):
         return Plan()  # "hola! where are you?": one request, no parse spent here
@@ -275,20 +295,19 @@ async def plan(text: str, parse: Parser) -> Plan:
     answered = [(c, p) for c, p in sides if p]
     if not answered:
         return Plan()
+    whole = await parse(text)
     main_text = remainder(text, [c for c, _ in sides])
-    main: Optional[Part] = None
-    if not _only_social(main_text):
+    # the rest is a request of its own unless it is chit-chat, or the whole message is about a side question
+    # ("we go by car, is there parking? how much a day": the price is the parking's)
+    if not _only_social(main_text) and side_topic(whole) not in topics:
         main = Part(main_text, await parse(main_text), side=False)
-        if droppable(main.parse):
-            main = None
-    if main is not None:
-        return Plan([Part(c.text, p, side=True) for c, p in answered], main)
-    if len(answered) < 2:
-        whole = await parse(text)
-        if not understood(whole):  # "we're driving down from X, can we leave the car there?": the clause's answer
-            return Plan(_covering(text, answered))
-        return Plan(whole=whole)  # one question beside chit-chat: the message as it is (parsed once)
-    return Plan(_covering(text, answered))
+        if await is_request(main.parse, awaiting):
+            sides_first = not await awaiting()
+            side_parts = [Part(c.text, p, side=True) for c, p in answered]
+            return Plan(side_parts, main, sides_first)
+    if len(answered) >= 2 or not understood(whole):
+        return Plan(_covering(text, answered))
+    return Plan(whole=whole)  # one question and its context: the message as it is (parsed once)
 
 
 def understood(parse: Dict[str, Any]) -> bool:
@@ -410,17 +429,26 @@ async def _split(processor: Any, message: Any) -> List[Part]:
             UserMessage(clause, message.output_channel, message.sender_id, input_channel=message.input_channel,
                         message_id=message.message_id, metadata=message.metadata))
 
-    found = await plan(text, parse)
+    tracker_read: List[Any] = []
+
+    async def tracker() -> Any:  # read only when a split needs it
+        if not tracker_read:
+            found = await processor.tracker_store.retrieve(message.sender_id)
+            tracker_read.append(None if found is not None and processor._has_session_expired(found) else found)
+        return tracker_read[0]
+
+    async def awaiting() -> bool:
+        return awaiting_answer(await tracker())
+
+    found = await plan(text, parse, awaiting)
     if found.whole is not None:
         message.parse_data = found.whole  # parsed once: the turn uses it (never a "/" payload: candidates())
     if not found:
         return []
-    tracker = await processor.tracker_store.retrieve(message.sender_id)  # read only when the message is split
-    if tracker is not None and processor._has_session_expired(tracker):
-        tracker = None
-    if tracker is not None and tracker.is_paused():
+    current = await tracker()
+    if current is not None and current.is_paused():
         return []
-    parts = found.ordered(awaiting_answer(tracker))
+    parts = found.parts
     if any(part.text.lstrip().startswith("/") for part in parts):  # never: candidates() refuses such messages
         return []
     return parts

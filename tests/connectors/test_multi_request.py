@@ -28,16 +28,20 @@ class FakeNLU:
         self.calls.append(text)
         if text in self.exact:
             return dict(self.exact[text], text=text)
-        for keyword, parse in self.table.items():
-            if keyword in text.lower():  # entities found where their value is, like the NLU does
-                entities = [dict(e, start=text.find(e["value"]), end=text.find(e["value"]) + len(e["value"]))
-                            for e in parse.get("entities") or []]
-                return dict(parse, text=text, entities=entities)
-        return dict(self.default, text=text)
+        found = sorted((text.lower().find(k), k) for k in self.table if k in text.lower())
+        if not found:
+            return dict(self.default, text=text)
+        parse = self.table[found[0][1]]  # the keyword said first: a whole message is about its first request
+        entities = [dict(e, start=text.find(e["value"]), end=text.find(e["value"]) + len(e["value"]))
+                    for e in parse.get("entities") or []]  # where their value is, like the NLU
+        return dict(parse, text=text, entities=entities)
 
 
 def run_plan(text: str, nlu: FakeNLU, awaiting: bool = False) -> List[tuple]:
-    return [(p.text, p.side) for p in asyncio.run(mr.plan(text, nlu)).ordered(awaiting)]
+    async def waits() -> bool:
+        return awaiting
+
+    return [(p.text, p.side) for p in asyncio.run(mr.plan(text, nlu, waits)).parts]
 
 
 BOOKING = parse_of("make_reservation", 0.9)
@@ -45,7 +49,7 @@ TABLE = {
     "desayun": parse_of("faq", topic="breakfast"), "breakfast": parse_of("faq", topic="breakfast"),
     "perro": parse_of("faq", topic="pets"), "dogs": parse_of("faq", topic="pets"),
     "aparcar": parse_of("faq", topic="parking"), "parking": parse_of("faq", topic="parking"),
-    "located": parse_of("hotel_location"), "donde": parse_of("hotel_location"),
+    "located": parse_of("hotel_location"), "donde esta": parse_of("hotel_location"),
     "reception open": parse_of("business_hours"), "recepcion": parse_of("business_hours"),
     "salir mas tarde": parse_of("late_checkout"), "leave later": parse_of("late_checkout"),
     "reservar": BOOKING, "room for": BOOKING, "habitacion": BOOKING,
@@ -70,8 +74,8 @@ def test_an_english_booking_then_a_question_after_a_full_stop():
 
 
 def test_the_booking_reference_stays_with_the_request_that_needs_it():
-    nlu = FakeNLU(TABLE, FALLBACK)
     text = "hola tengo la reserva BK100002, donde se puede aparcar? y puedo salir mas tarde el domingo?"
+    nlu = FakeNLU(TABLE, FALLBACK, exact={text: parse_of("late_checkout")})
     parts = run_plan(text, nlu)
     assert parts == [("donde se puede aparcar?", True),
                      ("hola tengo la reserva BK100002, y puedo salir mas tarde el domingo?", False)]
@@ -95,7 +99,7 @@ def test_every_word_stays_in_a_turn_and_entities_follow_their_clause():
     room = {"entity": "room_type", "value": "suite"}
     nlu = FakeNLU({"suite": parse_of("faq", topic="pets", entities=[room]), **TABLE}, FALLBACK)
     text = "ok mil perdones!! la suite admite perros? y donde esta el hotel?"
-    parts = asyncio.run(mr.plan(text, nlu)).ordered(False)
+    parts = asyncio.run(mr.plan(text, nlu)).parts
     assert " ".join(p.text for p in parts) == text
     entity = parts[0].parse["entities"][0]
     assert parts[0].text[entity["start"]:entity["end"]] == "suite"
@@ -111,15 +115,35 @@ def test_one_question_beside_chit_chat_stays_one_message_parsed_once():
     nlu = FakeNLU(TABLE, FALLBACK)
     text = "perdon por escribir tan tarde, a que hora se desayuna?"
     plan = asyncio.run(mr.plan(text, nlu))
-    assert not plan and plan.ordered(False) == [] and plan.whole["text"] == text
+    assert not plan and plan.whole["text"] == text
     assert nlu.calls.count(text) == 1
 
 
 def test_a_message_not_understood_as_a_whole_gets_the_answer_its_question_has():
     text = "we are coming by car from far away, can we leave the car at the hotel?"
     nlu = FakeNLU({"leave the car": parse_of("faq", topic="parking")}, FALLBACK, exact={text: FALLBACK})
-    parts = asyncio.run(mr.plan(text, nlu)).ordered(False)
+    parts = asyncio.run(mr.plan(text, nlu)).parts
     assert [(p.text, mr.side_topic(p.parse)) for p in parts] == [(text, "faq/parking")]
+
+
+def test_a_follow_up_on_the_side_question_is_not_a_request_of_its_own():
+    nlu = FakeNLU({**TABLE, "cuanto cuesta": BOOKING}, FALLBACK)
+    assert run_plan("buenas vamos en coche, se puede aparcar? cuanto cuesta al dia", nlu) == []
+
+
+@pytest.mark.parametrize("rest", [parse_of("deny", 1.0), parse_of("hotel_location", 0.7), parse_of("make_reservation", 0.4)])
+def test_a_rest_that_asks_nothing_of_its_own_leaves_the_message_whole(rest):
+    text = "what is the wifi password? it does not work at all"
+    nlu = FakeNLU({"wifi": parse_of("faq", topic="wifi")}, FALLBACK, exact={"it does not work at all": rest})
+    assert run_plan(text, nlu) == []
+
+
+def test_a_yes_with_a_question_when_the_bot_offered_something():
+    text = "yes please go ahead, and is there parking?"
+    nlu = FakeNLU({"parking": parse_of("faq", topic="parking")}, FALLBACK,
+                  exact={"yes please go ahead": parse_of("affirm", 0.99), text: parse_of("affirm", 0.9)})
+    assert run_plan(text, nlu, awaiting=True) == [("yes please go ahead", False), ("and is there parking?", True)]
+    assert run_plan(text, nlu, awaiting=False) == []
 
 
 def test_while_the_bot_waits_for_an_answer_the_answer_goes_first():
@@ -169,9 +193,10 @@ def test_parses_and_turns_are_bounded():
 
 def test_each_parse_is_made_once_and_handed_to_its_turn():
     nlu = FakeNLU(TABLE, FALLBACK)
-    parts = asyncio.run(mr.plan("hey there, need a family room for 4 from june 3 to june 6. do you allow dogs?", nlu)).ordered(False)
+    text = "hey there, need a family room for 4 from june 3 to june 6. do you allow dogs?"
+    parts = asyncio.run(mr.plan(text, nlu)).parts
     assert [p.parse["text"] for p in parts] == [p.text for p in parts]
-    assert sorted(nlu.calls) == sorted(p.text for p in parts)
+    assert sorted(nlu.calls) == sorted([p.text for p in parts] + [text])  # and the whole message, once
 
 
 def test_the_seam_is_where_the_module_expects_it():
