@@ -17,6 +17,7 @@ from actions.context import (
     hotel_for,
     hotel_today,
     language_of,
+    latest_intent,
     latest_text,
     money,
     pms_gateway,
@@ -36,8 +37,16 @@ from actions.pms.base import (
     PMSUnavailable,
 )
 from actions.pms.gateway import gateway
+from actions.rooms import parse_room_type
 from actions.saved_requests import CANCEL_BOOKING, CREATE_BOOKING, booking_payload, new_request_id, save_request
-from actions.stay_form import GuestNameMixin, StayFormMixin, not_understood, stay_from_slots
+from actions.stay_form import (
+    INTERRUPTIONS,
+    GuestNameMixin,
+    StayFormMixin,
+    is_correction,
+    not_understood,
+    stay_from_slots,
+)
 
 ROOM_TYPES = ROOM_TYPE_CODES
 STATUS_TEXT = {
@@ -112,6 +121,24 @@ class ValidateReservationForm(GuestNameMixin, StayFormMixin, FormValidationActio
             dispatcher.utter_message(response="utter_phone_not_understood")
             return {"guest_phone": None}
         return {"guest_phone": phone}
+
+    async def extract_room_type(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> Dict[Text, Any]:
+        """The room as guests write it ("dbl", "la indibidual") when the NLU found no
+        room entity: in the answer to the room question, in a correction ("uy no,
+        mejor la suite") or in the request that starts the form. An answer to the
+        room question that names no room goes to validation (which says so, then
+        rephrases), so the form never gives up its question."""
+        requested = tracker.get_slot("requested_slot")
+        intent = latest_intent(tracker)
+        if intent == "request_human":
+            return {}
+        text = latest_text(tracker)
+        code = parse_room_type(text)
+        if code and (requested in (None, "room_type") or is_correction(text)):
+            return {"room_type": code}
+        if requested == "room_type" and code is None and intent not in INTERRUPTIONS and not tracker.get_slot("room_type"):
+            return {"room_type": text}
+        return {}
 
     async def validate_room_type(self, value, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> Dict[Text, Any]:
         code = str(value or "").lower()
