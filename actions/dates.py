@@ -234,8 +234,8 @@ def parse_stay(text: str, today: dt.date) -> StayDates:
     A message with a single date returns it as check-in; with "N noches" the
     check-out follows from it.
     """
-    norm = _AGES.sub(" ", normalise(text))  # "niños de 8 y 11 años" are not dates
-    nights = parse_nights(text)
+    norm = _without_reason(_AGES.sub(" ", normalise(text)))  # "niños de 8 y 11 años" are not dates
+    nights = parse_nights(norm)
     without_nights = _WEEKS.sub(" ", _NIGHTS.sub(" ", norm))
     # "del 12 al 14, es un finde": the dates say it; the weekend word is no date of its own
     range_match = _RANGE.match(_WEEKEND.sub(" ", without_nights) if _explicit_date(without_nights) else without_nights)
@@ -267,6 +267,26 @@ def parse_stay(text: str, today: dt.date) -> StayDates:
     ):
         return StayDates(None, checkin)  # "hasta el domingo", "actually until sunday"
     return StayDates(checkin, None)
+
+
+# "mejor 3 noches q el lunes es fiesta", "del 4 al 6 because on the 7th I work": the reason's day is no stay date
+_REASON = re.compile(r"\b(?:porque|pq|xq|because|cause|cuz|coz|since|ya que|que|q)\b")
+_STAY_WORDS = re.compile(
+    r"\b(?:llego|llegamos|llegada|arrive|arriving|arrival|check ?in|entrada|desde|from|until|till|hasta|leaving|leave|salgo|"
+    r"salimos|nos vamos|me voy|salida|check ?out|departure|depart)\b"
+)
+
+
+def _without_reason(norm: str) -> str:
+    """The message without a trailing reason clause, when what comes before it already gives the stay."""
+    for match in _REASON.finditer(norm):
+        head, tail = norm[:match.start()], norm[match.end():]
+        if not (_NIGHTS.search(head) or _WEEKS.search(head) or _explicit_date(head) or _RANGE.match(head)):
+            continue
+        if _STAY_WORDS.search(tail) or _NIGHTS.search(tail) or _WEEKS.search(tail):
+            return norm
+        return head
+    return norm
 
 
 def _explicit_date(norm: str) -> bool:

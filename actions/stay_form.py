@@ -122,6 +122,11 @@ class StayFormMixin:
         stay = self._stay(tracker)
         requested = tracker.get_slot("requested_slot")
         if stay.checkout:
+            current = iso_date(tracker.get_slot("checkin"))
+            if stay.checkin is None and current is not None:
+                # "actually until sunday": a weekday or bare day counts from the check-in, not from today
+                departure = parse_departure(text, hotel_today(hotel_for(tracker)), current)
+                return {"checkout": (departure or stay.checkout).isoformat()}
             return {"checkout": stay.checkout.isoformat()}
         nights = parse_nights(text)
         if nights is None and requested == "checkout":

@@ -504,3 +504,17 @@ async def test_the_answer_to_the_room_question_does_not_change_the_party():
     assert "guests" not in await extract(ValidateReservationForm(), tracker)
     tracker = make_tracker(slots=slots, text="actually we are 3", language="en")
     assert (await extract(ValidateReservationForm(), tracker))["guests"] == 3
+
+
+async def test_a_departure_correction_counts_from_the_check_in():
+    # TODAY is Monday 2026-11-23; check-in Thursday 3 December: "hasta el domingo" is Sunday 6, not Sunday 29 November
+    tracker = make_tracker(slots={"requested_slot": "guests", "checkin": "2026-12-03", "checkout": "2026-12-05"},
+                           text="ah no espera, al final me quedo hasta el domingo")
+    assert (await extract(ValidateReservationForm(), tracker))["checkout"] == "2026-12-06"
+
+
+async def test_a_nights_correction_with_a_reason_keeps_the_check_in():
+    tracker = make_tracker(slots={"requested_slot": "guests", "checkin": "2026-12-05", "checkout": "2026-12-07"},
+                           text="perdona, mejor 3 noches q el lunes es fiesta")
+    slots = await extract(ValidateReservationForm(), tracker)
+    assert slots.get("checkin", "2026-12-05") == "2026-12-05" and slots["checkout"] == "2026-12-08"

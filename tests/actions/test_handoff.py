@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from actions.handoff import ActionHandleFallback, ActionHandoff, ActionReportIssue, consecutive_fallbacks
 from tests.conftest import TODAY, at_hotel_time, make_tracker, run_action
 
@@ -123,3 +125,28 @@ async def test_tickets_are_numbered(staff_store):
     second = await run_action(ActionReportIssue(), make_tracker(text="la tele no va", intent="report_issue"))
     assert first.message("utter_issue_reported")["ticket"] != second.message("utter_issue_reported")["ticket"]
     assert [r.text for r in staff_store.open_requests("issue")] == ["no hay toallas", "la tele no va"]
+
+
+async def test_a_person_request_not_understood_hands_over_at_once(now, staff_store):
+    now(at_hotel_time(TODAY, 10))
+    text = "so no room fits us? could somebody from reception arrange two rooms"
+    result = await run_action(ActionHandleFallback(), make_tracker(text=text, intent="nlu_fallback", events=[user(text, "nlu_fallback")]))
+    assert result.responses == ["utter_handoff_open"] and result.events == [PAUSE]
+    assert [r.kind for r in staff_store.open_requests("handoff")] == ["handoff"]
+
+
+@pytest.mark.parametrize("text, form", [
+    ("hi I'm after a double for three nights from the 10th of december", "reservation_form"),
+    ("mira te cuento, queriamos una habitacion doble del 4 al 6 de diciembre para el aniversario", "reservation_form"),
+    ("any room free on the 12th?", "availability_form"),
+])
+async def test_a_stay_not_understood_starts_its_form(staff_store, text, form):
+    result = await run_action(ActionHandleFallback(), make_tracker(text=text, intent="nlu_fallback", events=[user(text, "nlu_fallback")]))
+    assert result.responses == []
+    assert result.events == [{"event": "followup", "timestamp": None, "name": form}]
+
+
+@pytest.mark.parametrize("text", ["the reception staff were lovely", "what time does reception open", "blorp on the 12th"])
+async def test_other_messages_not_understood_are_asked_again(staff_store, text):
+    result = await run_action(ActionHandleFallback(), make_tracker(text=text, intent="nlu_fallback", events=[user(text, "nlu_fallback")]))
+    assert result.responses == ["utter_default"]

@@ -281,3 +281,16 @@ def test_ages_are_not_dates(text):
 )
 def test_the_weekend_of_a_given_day(text, checkin, checkout):
     assert parse_stay(text, TODAY) == StayDates(checkin, checkout)
+
+
+@pytest.mark.parametrize(
+    "text, checkin, checkout",
+    [
+        ("mejor 3 noches q el lunes es fiesta", None, None),  # the Monday is the reason, not the arrival
+        ("del 4 al 6 de diciembre porque el 7 trabajo", dt.date(2026, 12, 4), dt.date(2026, 12, 6)),
+        ("quiero que sea del 4 al 6 de diciembre", dt.date(2026, 12, 4), dt.date(2026, 12, 6)),
+        ("llegamos el viernes que es festivo y nos vamos el domingo", dt.date(2026, 11, 27), dt.date(2026, 11, 29)),
+    ],
+)
+def test_a_reason_clause_gives_no_stay_date(text, checkin, checkout):
+    assert parse_stay(text, TODAY) == StayDates(checkin, checkout)
