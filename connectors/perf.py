@@ -43,6 +43,17 @@ callers change the last state in place). The seam: the source of
 ``DialogueStateTracker.generate_all_prior_trackers`` must be the one this
 was written for (``STATES_SOURCE_SHA``).
 
+3. Action-server answers validated against a schema checked once. Rasa
+checks every answer of the action server (``RemoteAction._validate_action_result``)
+with ``jsonschema.validate(result, spec)``, which first validates the *schema*
+against its meta-schema, every call: with jsonschema 4.17 that was two
+thirds of the Rasa process's CPU in a REST turn (py-spy, 2026-12-02). The
+patch builds the validator once (same spec, same validator class, schema
+checked once at install) and raises the same error (``best_match``, Rasa's
+message appended) when an answer does not fit. The seam:
+``_validate_action_result`` must still call
+``validate(result, self.action_response_format_spec())``.
+
 Installed from connectors/safeguards.py (``install``), like every
 process-wide change this project makes to Rasa.
 """
@@ -117,6 +128,10 @@ def check_seams() -> None:
         digest = hashlib.sha256(_source(function).encode()).hexdigest()[:16]
         if digest != STATES_SOURCE_SHA[name]:
             problems.append(f"{name} is not the code the states cache mirrors")
+    from rasa.core.actions.action import RemoteAction
+
+    if "validate(result, self.action_response_format_spec())" not in _source(RemoteAction._validate_action_result):
+        problems.append("RemoteAction._validate_action_result no longer calls validate(result, spec)")
     if not hasattr(MessageProcessor, "_predict_next_with_tracker"):
         problems.append("MessageProcessor._predict_next_with_tracker is gone")
     if list(inspect.signature(MessageProcessor.parse_message).parameters) != [
@@ -143,6 +158,7 @@ def install() -> None:
     check_seams()
     _install_off_loop_inference()
     _install_states_cache()
+    _install_action_result_validator()
     _installed = True
     logger.info("perf: model graph runs in the inference thread, off the event loop; dialogue states cached")
 
@@ -331,3 +347,34 @@ def _install_states_cache() -> None:
     _predict_next_with_tracker.__wrapped__ = original_predict  # type: ignore[attr-defined]
     Domain.states_for_tracker_history = states_for_tracker_history  # type: ignore[method-assign]
     MessageProcessor._predict_next_with_tracker = _predict_next_with_tracker  # type: ignore[method-assign]
+
+
+# -- 3. action-server answers: the schema checked once ---------------------------------
+
+
+def _install_action_result_validator() -> None:
+    from jsonschema import validators
+    from jsonschema.exceptions import best_match
+    from rasa.core.actions.action import RemoteAction
+    from rasa.shared.constants import DOCS_BASE_URL
+
+    original = RemoteAction._validate_action_result
+    spec = RemoteAction.action_response_format_spec()
+    validator_class = validators.validator_for(spec)
+    validator_class.check_schema(spec)  # what jsonschema.validate does on every call
+    validator = validator_class(spec)
+
+    def _validate_action_result(self, result) -> bool:
+        error = best_match(validator.iter_errors(result))  # jsonschema.validate, without re-checking the schema
+        if error is None:
+            return True
+        error.message += (
+            f". Failed to validate Action server response from API, "
+            f"make sure your response from the Action endpoint is valid. "
+            f"For more information about the format visit "
+            f"{DOCS_BASE_URL}/custom-actions"
+        )
+        raise error
+
+    _validate_action_result.__wrapped__ = original  # type: ignore[attr-defined]
+    RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
