@@ -196,9 +196,40 @@ def weekend_stay(norm: str, today: dt.date) -> StayDates:
     return StayDates(start, start + dt.timedelta(days=6 - start.weekday()))
 
 
+# where a stay may start in a longer message: "...i would like to reserve a suite from 14 to 18 june" (the first
+# "to" / "a" is no range), "...looking for somewhere 20th to 24th april"
+_RANGE_ANCHOR = re.compile(
+    rf"\b(?:from|del|desde|between|entre|de|starting|arriving|llegando)\s+(?=(?:el |la |the |on )?(?:\d|(?:{'|'.join(WEEKDAYS)}|{MONTHS})\b))"
+    rf"|\b(?=(?:{'|'.join(WEEKDAYS)}|{MONTHS})\b)"
+    r"|(?P<day>(?<![\d/.\-])\b(?=\d{1,2}(?:st|nd|rd|th|º|o)?\b(?![/.\-:]\d)))"
+)
+
+
+def _range_candidates(norm: str):
+    """The message from each place a stay may start, then the whole message. A bare
+    day starts one only with a month written after it ("20th to 24th april")."""
+    seen = set()
+    for match in _RANGE_ANCHOR.finditer(norm):
+        candidate = norm[match.start():]
+        if match.group("day") is not None and not (_MONTH_DAY.search(candidate) or _DAY_MONTH_EN.search(candidate)):
+            continue
+        if candidate not in seen:
+            seen.add(candidate)
+            yield candidate
+    if norm not in seen:
+        yield norm
+
+
+# "somewhere 20th" / "el viernes 19" before "to 24th april": the start's day without a month of its own
+_TRAILING_DAY = re.compile(r"(?:^|\s)(?:el|the|on the|on|dia|day)?\s*(\d{1,2})(?:st|nd|rd|th|º|o)?$")
+
+
 def _resolve_range(start_text: str, end_text: str, today: dt.date) -> StayDates:
     end = parse_date(end_text, today)
-    start_bare = _BARE_DAY.match(normalise(start_text))
+    start_norm = normalise(start_text)
+    start_bare = _BARE_DAY.match(start_norm)
+    if start_bare is None and _absolute(normalise(end_text)) and not _absolute(start_norm):
+        start_bare = _TRAILING_DAY.search(start_norm)
     if end and start_bare:
         # "del 5 al 8 de diciembre": the start day takes the end's month.
         day = int(start_bare.group(1))
@@ -238,11 +269,13 @@ def parse_stay(text: str, today: dt.date) -> StayDates:
     nights = parse_nights(norm)
     without_nights = _WEEKS.sub(" ", _NIGHTS.sub(" ", norm))
     # "del 12 al 14, es un finde": the dates say it; the weekend word is no date of its own
-    range_match = _RANGE.match(_WEEKEND.sub(" ", without_nights) if _explicit_date(without_nights) else without_nights)
-    if range_match:
-        stay = _resolve_range(range_match.group("start"), range_match.group("end"), today)
-        if stay.complete:
-            return stay
+    ranged = _WEEKEND.sub(" ", without_nights) if _explicit_date(without_nights) else without_nights
+    for candidate in _range_candidates(ranged):
+        range_match = _RANGE.match(candidate)
+        if range_match:
+            stay = _resolve_range(range_match.group("start"), range_match.group("end"), today)
+            if stay.complete:
+                return stay
     if _WEEKEND.search(without_nights) and _explicit_date(without_nights):
         # "el finde del 13", "the weekend of the 13th": the weekend around that day
         day = parse_date(_WEEKEND.sub(" ", without_nights), today)

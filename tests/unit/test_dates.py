@@ -294,3 +294,20 @@ def test_the_weekend_of_a_given_day(text, checkin, checkout):
 )
 def test_a_reason_clause_gives_no_stay_date(text, checkin, checkout):
     assert parse_stay(text, TODAY) == StayDates(checkin, checkout)
+
+
+@pytest.mark.parametrize(
+    "text, checkin, checkout",
+    [
+        # the first "a" / "to" of a long message is no range
+        ("hi! could I get a double for me and my wife from the 4th till the 6th of december? name is kim lee",
+         dt.date(2026, 12, 4), dt.date(2026, 12, 6)),
+        ("Good morning, I would like to reserve your suite from 14 to 18 December. Best regards", dt.date(2026, 12, 14), dt.date(2026, 12, 18)),
+        ("vamos a ir a sevilla y queremos una doble desde el viernes 4 hasta el domingo 6 de diciembre",
+         dt.date(2026, 12, 4), dt.date(2026, 12, 6)),
+        # a day with words before it takes the end's month
+        ("we're 2 adults looking for something 20th to 24th december", dt.date(2026, 12, 20), dt.date(2026, 12, 24)),
+    ],
+)
+def test_a_range_inside_a_long_message(text, checkin, checkout):
+    assert parse_stay(text, TODAY) == StayDates(checkin, checkout)
