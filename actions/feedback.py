@@ -12,11 +12,14 @@ from rasa_sdk.forms import FormValidationAction
 
 from actions.context import hotel_for, latest_intent, latest_text, question_answered_mid_form
 from actions.staff_requests import record_staff_request
+from actions.stay_form import failed_answers
 from actions.text import normalise
 
 RATING_WORDS = {"uno": 1, "one": 1, "dos": 2, "two": 2, "tres": 3, "three": 3, "cuatro": 4, "four": 4, "cinco": 5, "five": 5}
 POSITIVE_FROM = 4
 NO_COMMENT = "-"
+NO_RATING = 0.0  # two answers that were no rating: the feedback is taken without one
+MAX_RATING_ANSWERS = 2
 
 
 def parse_rating(text: str) -> Optional[int]:
@@ -58,6 +61,9 @@ class ValidateFeedbackForm(FormValidationAction):
         except (TypeError, ValueError):
             rating = 0
         if not 1 <= rating <= 5:
+            if failed_answers(tracker, "feedback_rating") >= MAX_RATING_ANSWERS:
+                # not asked a third time: what the guest wrote is the feedback, without a rating
+                return {"feedback_rating": NO_RATING, "feedback_comment": latest_text(tracker).strip()[:2000] or NO_COMMENT}
             dispatcher.utter_message(response="utter_rating_not_understood")
             return {"feedback_rating": None}
         return {"feedback_rating": rating}
@@ -75,6 +81,11 @@ class ActionSubmitFeedback(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> List[EventType]:
         rating = int(float(tracker.get_slot("feedback_rating") or 0))
         comment = tracker.get_slot("feedback_comment") or NO_COMMENT
+        done = [SlotSet("feedback_rating", None), SlotSet("feedback_comment", None)]
+        if rating == NO_RATING:
+            await record_staff_request("feedback", tracker.sender_id, f"no rating: {comment}", urgent=False)
+            dispatcher.utter_message(response="utter_feedback_unrated")
+            return done
         positive = rating >= POSITIVE_FROM
         await record_staff_request("feedback", tracker.sender_id, f"{rating}/5: {comment}", urgent=not positive)
         if positive:

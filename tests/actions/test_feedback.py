@@ -91,3 +91,20 @@ async def test_three_stars_is_not_positive(staff_store):
     assert result.responses == ["utter_feedback_negative"]
     result = await run_action(ActionSubmitFeedback(), make_tracker(slots={"feedback_rating": 4.0, "feedback_comment": "ok"}))
     assert result.responses == ["utter_feedback_positive"]
+
+
+async def test_a_second_answer_that_is_no_rating_is_taken_as_unrated_feedback(staff_store):
+    asked_twice = [
+        {"event": "slot", "name": "requested_slot", "value": "feedback_rating"},
+        {"event": "user", "text": "pues regular"},
+        {"event": "slot", "name": "requested_slot", "value": "feedback_rating"},
+        {"event": "user", "text": "la cama era incomoda"},
+    ]
+    result, responses = await validate("validate_feedback_rating", "la cama era incomoda", text="la cama era incomoda",
+                                       slots={"requested_slot": "feedback_rating"}, events=asked_twice)
+    assert result == {"feedback_rating": 0.0, "feedback_comment": "la cama era incomoda"} and responses == []
+    tracker = make_tracker(slots={"feedback_rating": 0.0, "feedback_comment": "la cama era incomoda"}, sender_id="guest-7")
+    submitted = await run_action(ActionSubmitFeedback(), tracker)
+    assert submitted.responses == ["utter_feedback_unrated"]
+    [request] = staff_store.open_requests("feedback")
+    assert request.text == "no rating: la cama era incomoda" and not request.urgent
