@@ -139,6 +139,16 @@ class Clause:
         return self.text.rstrip().endswith("?") or bool(_QUESTION_START.match(_fold(_strip_connectors(self.text))))
 
     @property
+    def core(self) -> str:
+        """The clause without the connectors that open it ("and what time..." -> "what time..."): what the NLU
+        reads (a leading "y"/"and" costs the intent confidence)."""
+        return _strip_connectors(self.text) or self.text
+
+    @property
+    def core_start(self) -> int:
+        return self.start + len(self.text) - len(self.core)
+
+    @property
     def words(self) -> int:
         return len(_WORD.findall(_strip_connectors(self.text)))
 
@@ -283,7 +293,7 @@ async def plan(text: str, parse: Parser, awaiting: Awaiting = _not_awaiting) -> 
     sides: List[Tuple[Clause, Dict[str, Any]]] = []
     topics = set()
     for clause in found:
-        parsed = await parse(clause.text)
+        parsed = await parse(clause.core)
         topic = side_topic(parsed)
         if topic is None or len(sides) >= MAX_SIDE_QUESTIONS:
             continue
@@ -303,7 +313,7 @@ async def plan(text: str, parse: Parser, awaiting: Awaiting = _not_awaiting) -> 
         main = Part(main_text, await parse(main_text), side=False)
         if await is_request(main.parse, awaiting):
             sides_first = not await awaiting()
-            side_parts = [Part(c.text, p, side=True) for c, p in answered]
+            side_parts = [Part(c.core, p, side=True) for c, p in answered]
             return Plan(side_parts, main, sides_first)
     if len(answered) >= 2 or not understood(whole):
         return Plan(_covering(text, answered))
@@ -325,7 +335,7 @@ def _covering(text: str, answered: Sequence[Tuple[Clause, Dict[str, Any]]]) -> L
         piece = text[start:end]
         lead = len(piece) - len(piece.lstrip(" ,"))
         piece = piece.strip(" ,")
-        shift = clause.start - (start + lead)
+        shift = clause.core_start - (start + lead)
         moved = dict(parsed, text=piece, entities=[
             dict(e, start=e["start"] + shift, end=e["end"] + shift) if isinstance(e.get("start"), int)
             and isinstance(e.get("end"), int) else dict(e) for e in parsed.get("entities") or []])
