@@ -14,6 +14,7 @@ from actions.booking_access import Verification
 from actions.context import hotel_for, hotel_today, latest_intent, latest_text, pms_gateway, question_answered_mid_form
 from actions.pms.base import Booking, BookingNotFound, PMSUnavailable
 from actions.references import canonical_reference
+from actions.stay_form import not_understood, run_stopping_when_told
 
 VERIFY_SLOTS = ("verify_surname", "verify_checkin")
 NOT_AN_ANSWER = ("deny", "request_human")
@@ -40,6 +41,9 @@ class BookingRefMixin:
         if question_answered_mid_form(tracker):
             return []  # a question answered mid-form ("what time is checkout?") is not the reference
         return await super().get_extraction_events(dispatcher, tracker, domain)
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> List[EventType]:
+        return await run_stopping_when_told(super(), dispatcher, tracker, domain)
 
     async def required_slots(self, domain_slots, dispatcher, tracker: Tracker, domain):
         if await booking_access.locked(tracker.sender_id):
@@ -69,7 +73,7 @@ class BookingRefMixin:
     ) -> Dict[Text, Any]:
         reference = canonical_reference(value)
         if reference is None:
-            dispatcher.utter_message(response="utter_booking_ref_invalid")
+            not_understood(dispatcher, tracker, "booking_ref", "utter_booking_ref_invalid")
             return {"booking_ref": None}
         return {"booking_ref": reference}  # unknown or not theirs: the verification questions follow
 

@@ -52,6 +52,21 @@ PEOPLE_WORDS = re.compile(
 MAX_BARE_NIGHTS = 30
 
 
+# Responses after which the form stops asking: a party no room sleeps (reception books several
+# rooms) and a third failed answer (a person is offered): asking again would loop.
+STOPPING_RESPONSES = frozenset({"utter_party_too_big", "utter_offer_person"})
+
+
+async def run_stopping_when_told(form, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> List[EventType]:
+    """``form.run`` (the FormValidationAction's), then the events that end the form
+    without its final action (no booking, no availability, no lookup) when it said
+    one of STOPPING_RESPONSES."""
+    events = await form.run(dispatcher, tracker, domain)
+    if any(message.get("response") in STOPPING_RESPONSES for message in dispatcher.messages):
+        events += [SlotSet("requested_slot", None), ActiveLoop(None), FollowupAction("action_listen")]
+    return events
+
+
 def is_correction(text: str) -> bool:
     return bool(CORRECTION.search(normalise(text)))
 
@@ -65,13 +80,7 @@ class StayFormMixin:
     while asked for the party ("actually until Sunday", "mejor 3 noches")."""
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> List[EventType]:
-        """The form's validation; a party no room sleeps ends the form without a
-        booking or an availability answer (the bot said reception books several
-        rooms and how to reach them): asking the party again would loop."""
-        events = await super().run(dispatcher, tracker, domain)
-        if any(message.get("response") == "utter_party_too_big" for message in dispatcher.messages):
-            events += [SlotSet("requested_slot", None), ActiveLoop(None), FollowupAction("action_listen")]
-        return events
+        return await run_stopping_when_told(super(), dispatcher, tracker, domain)
 
     async def get_extraction_events(self, dispatcher, tracker: Tracker, domain) -> List[EventType]:
         if question_answered_mid_form(tracker) and tracker.get_slot("requested_slot") != "guest_name":

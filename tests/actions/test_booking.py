@@ -518,3 +518,13 @@ async def test_a_nights_correction_with_a_reason_keeps_the_check_in():
                            text="perdona, mejor 3 noches q el lunes es fiesta")
     slots = await extract(ValidateReservationForm(), tracker)
     assert slots.get("checkin", "2026-12-05") == "2026-12-05" and slots["checkout"] == "2026-12-08"
+
+
+async def test_a_third_failed_answer_offers_a_person_and_stops_asking(domain):
+    asked = [{"event": "slot", "name": "requested_slot", "value": "checkin"}, {"event": "user", "text": "mmm"}] * 3
+    tracker = make_tracker(slots={"requested_slot": "checkin"}, text="ni idea", intent="inform",
+                           active_loop="reservation_form", events=asked)
+    result = await run_action(ValidateReservationForm(), tracker, domain)
+    assert result.responses == ["utter_offer_person"]
+    events = [(e["event"], e.get("name")) for e in result.events]
+    assert ("active_loop", None) in events and ("followup", "action_listen") in events

@@ -129,3 +129,14 @@ async def test_booking_in_slot():
     dispatcher = CollectingDispatcher()
     assert await booking_in_slot(dispatcher, make_tracker(slots={"booking_ref": "BK999999"})) is None
     assert [m["response"] for m in dispatcher.messages] == ["utter_booking_not_found"]
+
+
+async def test_a_third_answer_that_is_no_reference_offers_a_person_and_stops_asking(domain):
+    from actions.booking_ref import ValidateStatusForm
+
+    asked = [{"event": "slot", "name": "requested_slot", "value": "booking_ref"}, {"event": "user", "text": "mmm"}] * 3
+    tracker = make_tracker(slots={"requested_slot": "booking_ref"}, text="no me acuerdo del numero", intent="inform",
+                           active_loop="status_form", events=asked)
+    result = await run_action(ValidateStatusForm(), tracker, domain)
+    assert result.responses == ["utter_offer_person"]
+    assert ("active_loop", None) in [(e["event"], e.get("name")) for e in result.events]
