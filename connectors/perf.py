@@ -222,8 +222,27 @@ class _Scan:
     turn_was_hidden: bool = False
 
 
+def _entity_labels(entities: Any) -> List[Tuple]:
+    return [(e.get("entity"), "role" in e, e.get("role"), "group" in e, e.get("group")) for e in entities]
+
+
+def _replay_key(event: Any) -> Tuple:
+    """What of an event the replay and the states read (the same event read back from the
+    tracker store has equal keys; its parse data may differ in float and list types)."""
+    from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
+
+    if isinstance(event, UserUttered):
+        return (event.timestamp, event.text, event.intent_name, _entity_labels(event.entities),
+                event.use_text_for_featurization)
+    if isinstance(event, ActionExecuted):
+        return (event.timestamp, event.action_name, event.action_text, event.hide_rule_turn)
+    if isinstance(event, BotUttered):
+        return (event.timestamp, event.text)
+    return (vars(event),)
+
+
 def _same_event(cached: Any, event: Any) -> bool:
-    return cached is event or (type(cached) is type(event) and vars(cached) == vars(event))
+    return cached is event or (type(cached) is type(event) and _replay_key(cached) == _replay_key(event))
 
 
 def _copy_states(states: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
