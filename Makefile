@@ -5,7 +5,8 @@ VENV := .venv/.requirements.sha
 RASA := .venv/bin/rasa
 PY := .venv/bin/python
 MODEL := models/hotel.tar.gz
-TRAINING_INPUTS := config.yml domain.yml $(wildcard data/*.yml data/nlu/*.yml) components/language_detector.py components/intent_fallback.py components/confidence_calibration.py
+# every NLU component of components/ (stores.py is runtime only: changing it needs no new model)
+TRAINING_INPUTS := config.yml domain.yml $(wildcard data/*.yml data/nlu/*.yml) $(filter-out components/stores.py components/__init__.py,$(wildcard components/*.py))
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 # endpoints.yml reads it; the embedded default is the local action server
