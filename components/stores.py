@@ -12,6 +12,11 @@ Rasa 3.6 imports and builds them, and they delegate to Rasa's own stores:
   lock updates made atomic (``AtomicRedisLockStore``), else Rasa's
   ``InMemoryLockStore`` (one Rasa process only).
 
+``EnvironmentSQLTrackerStore`` keeps the tracker each turn saved
+(``RecentTrackers``) and hands it to the conversation's next turn when the
+database still holds exactly what was saved, instead of reading, decoding and
+replaying the whole session again (issue #15).
+
 Rasa's own ``${VAR}`` expansion in endpoints.yml fails on unset variables, so
 these classes read the environment themselves and keep the embedded defaults.
 Passwords never reach the logs: URLs are logged with the password masked.
@@ -21,6 +26,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, Text, Tuple, Union
@@ -30,6 +36,7 @@ import redis
 from rasa.core.lock_store import LOCK_LIFETIME, InMemoryLockStore, LockError, LockStore, RedisLockStore, TicketLock
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
+from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 
 from core.settings import PROJECT_ROOT
@@ -169,6 +176,70 @@ class EnvironmentSQLTrackerStore(SQLTrackerStore):
             settings.sqlite_file.parent.mkdir(parents=True, exist_ok=True)
         logger.info("Tracker store: SQL at %s", masked_url(settings.tracker_store_url))
         super().__init__(domain=domain, host=settings.tracker_store_url, event_broker=event_broker, **kwargs)
+        self._recent = RecentTrackers()
+
+    # A turn reads its conversation back (every event of the session, JSON-decoded and replayed)
+    # right after the previous turn saved it: the saved tracker is kept and handed back instead
+    # when the database still holds exactly what it saved (issue #15).
+
+    def _signature(self, session: Any, sender_id: Text) -> Tuple[int, Optional[int]]:
+        """(number of events, highest event id) of the conversation's latest session."""
+        import sqlalchemy as sa
+
+        query = self._event_query(session, sender_id, fetch_events_from_all_sessions=False).order_by(None)
+        count, last_id = query.with_entities(sa.func.count(self.SQLEvent.id), sa.func.max(self.SQLEvent.id)).one()
+        return int(count), last_id
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        self._recent.forget(tracker.sender_id)
+        await super().save(tracker)
+        if not self.domain or self.max_event_history is not None:
+            return
+        with self.session_scope() as session:
+            signature = self._signature(session, tracker.sender_id)
+        if signature[0] == len(tracker.events):  # the tracker holds this session only, all of it stored
+            self._recent.keep(tracker, signature, self.domain)
+
+    async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
+        kept = self._recent.take(sender_id)
+        if kept is not None and kept.domain is self.domain and self.max_event_history is None:
+            with self.session_scope() as session:
+                signature = self._signature(session, sender_id)
+            if signature == kept.signature and len(kept.tracker.events) == signature[0]:
+                return kept.tracker
+        return await super().retrieve(sender_id)
+
+
+@dataclass
+class _Kept:
+    tracker: DialogueStateTracker
+    signature: Tuple[int, Optional[int]]
+    domain: Domain
+
+
+class RecentTrackers:
+    """The trackers saved last, per conversation, each handed back once (``take``): the turn
+    that gets it owns it, as it would own a tracker read from the database. A tracker is
+    only handed back when the database's latest session of that conversation still has the
+    number of events and the highest event id it had when the tracker was saved (another
+    process appending events, or a turn changing the tracker without saving it, means a
+    read from the database) and the store's domain is the same (a new model)."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._kept: "OrderedDict[Text, _Kept]" = OrderedDict()
+
+    def keep(self, tracker: DialogueStateTracker, signature: Tuple[int, Optional[int]], domain: Domain) -> None:
+        self._kept.pop(tracker.sender_id, None)
+        self._kept[tracker.sender_id] = _Kept(tracker, signature, domain)
+        while len(self._kept) > self.size:
+            self._kept.popitem(last=False)
+
+    def take(self, sender_id: Text) -> Optional[_Kept]:
+        return self._kept.pop(sender_id, None)
+
+    def forget(self, sender_id: Text) -> None:
+        self._kept.pop(sender_id, None)
 
 
 DELETE = "delete"  # _change_lock: remove the lock from Redis

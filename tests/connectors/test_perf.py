@@ -189,9 +189,11 @@ def project():
 
 def fresh(events):
     """The same events as new objects, as the tracker store gives them back each turn."""
+    import json
+
     from rasa.shared.core.events import Event
 
-    return [Event.from_parameters(event.as_dict()) for event in events]
+    return [Event.from_parameters(json.loads(json.dumps(event.as_dict()))) for event in events]
 
 
 RULE_ONLY = {"rule_only_slots": ["requested_slot", "language"], "rule_only_loops": ["booking_status_form"]}
