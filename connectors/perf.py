@@ -54,6 +54,20 @@ message appended) when an answer does not fit. The seam:
 ``_validate_action_result`` must still call
 ``validate(result, self.action_response_format_spec())``.
 
+4. The language slot's action gets the latest turn only. The ``language``
+slot's custom mapping (``action_detect_language``, actions/session.py) runs
+on the action server on every guest message, and Rasa sends every action
+the whole session's events: a payload growing with the conversation,
+serialised here and parsed there on every message. That action reads the
+latest message, the slots and the sender only, so for the actions in
+``SLIM_TRACKER_ACTIONS`` the payload's ``events`` are those from the latest
+user message on; everything else in it (slots, latest message, active loop,
+latest action, ...) is Rasa's own ``current_state``. An action listed there
+must not read ``tracker.events`` (tests/connectors/test_perf.py runs it on
+both payloads over every story). The seam: ``RemoteAction._action_call_format``
+reads nothing of the tracker but ``current_state(EventVerbosity.ALL)`` and
+``sender_id``.
+
 Installed from connectors/safeguards.py (``install``), like every
 process-wide change this project makes to Rasa.
 """
@@ -66,6 +80,7 @@ import functools
 import hashlib
 import inspect
 import logging
+import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -84,6 +99,8 @@ STATES_SOURCE_SHA = {
     "Domain.states_for_tracker_history": "035111ce73ac90ba",
     "DialogueStateTracker.generate_all_prior_trackers": "a1f6954347b52649",
 }
+# actions that read the latest message, slots and sender only: they get the latest turn's events
+SLIM_TRACKER_ACTIONS = frozenset({"action_detect_language"})
 CACHED_CONVERSATIONS = 512  # least recently predicted conversations beyond this are forgotten
 
 _installed = False
@@ -132,6 +149,11 @@ def check_seams() -> None:
 
     if "validate(result, self.action_response_format_spec())" not in _source(RemoteAction._validate_action_result):
         problems.append("RemoteAction._validate_action_result no longer calls validate(result, spec)")
+    call_format = _source(RemoteAction._action_call_format)
+    if sorted(set(re.findall(r"tracker\.\w+(?:\(\w*\.?\w*\))?", call_format))) != [
+        "tracker.current_state(EventVerbosity.ALL)", "tracker.sender_id"
+    ]:
+        problems.append("RemoteAction._action_call_format reads more of the tracker than current_state and sender_id")
     if not hasattr(MessageProcessor, "_predict_next_with_tracker"):
         problems.append("MessageProcessor._predict_next_with_tracker is gone")
     if list(inspect.signature(MessageProcessor.parse_message).parameters) != [
@@ -159,6 +181,7 @@ def install() -> None:
     _install_off_loop_inference()
     _install_states_cache()
     _install_action_result_validator()
+    _install_slim_trackers()
     _installed = True
     logger.info("perf: model graph runs in the inference thread, off the event loop; dialogue states cached")
 
@@ -397,3 +420,46 @@ def _install_action_result_validator() -> None:
 
     _validate_action_result.__wrapped__ = original  # type: ignore[attr-defined]
     RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
+
+
+# -- 4. the latest turn only, for the actions that read nothing else ---------------------
+
+
+def latest_turn_events(tracker: Any) -> List[Any]:
+    """The tracker's events from its latest user message on (all of them if it has none)."""
+    from rasa.shared.core.events import UserUttered
+
+    events = list(tracker.events)
+    for index in range(len(events) - 1, -1, -1):
+        if isinstance(events[index], UserUttered):
+            return events[index:]
+    return events
+
+
+class _LatestTurnView:
+    """What ``RemoteAction._action_call_format`` reads of a tracker, with the latest turn's events."""
+
+    def __init__(self, tracker: Any) -> None:
+        self._tracker = tracker
+        self.sender_id = tracker.sender_id
+
+    def current_state(self, event_verbosity: Any) -> Dict[str, Any]:
+        from rasa.shared.core.trackers import EventVerbosity
+
+        state = self._tracker.current_state(EventVerbosity.NONE)
+        state["events"] = [event.as_dict() for event in latest_turn_events(self._tracker)]
+        return state
+
+
+def _install_slim_trackers() -> None:
+    from rasa.core.actions.action import RemoteAction
+
+    original = RemoteAction._action_call_format
+
+    def _action_call_format(self, tracker, domain):
+        if self.name() in SLIM_TRACKER_ACTIONS:
+            return original(self, _LatestTurnView(tracker), domain)
+        return original(self, tracker, domain)
+
+    _action_call_format.__wrapped__ = original  # type: ignore[attr-defined]
+    RemoteAction._action_call_format = _action_call_format  # type: ignore[method-assign]

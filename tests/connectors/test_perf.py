@@ -18,6 +18,7 @@ from rasa.core.processor import MessageProcessor
 from rasa.core.tracker_store import InMemoryTrackerStore
 from rasa.engine.constants import PLACEHOLDER_MESSAGE, PLACEHOLDER_TRACKER
 from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, UserUttered
 from rasa.shared.data import TrainingType
 from rasa.shared.nlu.training_data.message import Message
 
@@ -306,3 +307,73 @@ def test_action_answers_are_judged_as_rasa_judges_them(answer):
     assert patched == verdict(RemoteAction._validate_action_result.__wrapped__)
     if patched is not True:
         assert "Failed to validate Action server response" in patched[1]
+
+
+# -- the language slot's action gets the latest turn only -----------------------------------
+
+
+def with_languages(events):
+    """The story's guest messages as the NLU gives them: a language verdict on each."""
+    out = []
+    for number, event in enumerate(events):
+        if isinstance(event, UserUttered):
+            parse_data = dict(event.parse_data, language={"name": "en" if number % 2 else "es", "reliable": number % 3 != 0})
+            event = UserUttered(event.text or "hello there", event.intent, event.entities, parse_data,
+                                timestamp=event.timestamp, metadata={"hotel": {"id": "demo"}})
+        out.append(event)
+    return out
+
+
+async def test_the_language_action_does_the_same_with_the_latest_turn_only(project, monkeypatch):
+    """What actions/session.py's action_detect_language returns and records, at every guest
+    message of every story, is the same with the latest turn's events as with all of them."""
+    from rasa.core.actions.action import RemoteAction
+    from rasa.shared.core.trackers import DialogueStateTracker
+    from rasa_sdk import Tracker
+    from rasa_sdk.executor import CollectingDispatcher
+
+    from actions import session
+
+    calls = []
+
+    async def record(*args):
+        calls.append(args)
+
+    monkeypatch.setattr(session, "on_guest_message", record)
+    domain, histories = project
+    action = RemoteAction("action_detect_language", None)
+    slim_format, full_format = RemoteAction._action_call_format, RemoteAction._action_call_format.__wrapped__
+    compared = smaller = 0
+    for number, history in enumerate(histories):
+        events = with_languages(history)
+        for length, event in enumerate(events, start=1):
+            if not isinstance(event, UserUttered):
+                continue
+            tracker = DialogueStateTracker.from_events(f"conversation-{number}", events[:length], domain.slots)
+            outcomes = []
+            for call_format in (slim_format, full_format):
+                payload = call_format(action, tracker, domain)
+                calls.clear()
+                result = await session.ActionDetectLanguage().run(CollectingDispatcher(), Tracker.from_dict(payload["tracker"]),
+                                                                  payload.get("domain", {}))
+                outcomes.append((result, list(calls), {k: v for k, v in payload["tracker"].items() if k != "events"}))
+            assert outcomes[0] == outcomes[1]
+            slim, full = (call_format(action, tracker, domain)["tracker"]["events"] for call_format in (slim_format, full_format))
+            smaller += len(slim) < len(full)
+            compared += 1
+    assert compared > 100 and smaller > compared / 2
+
+
+def test_other_actions_get_every_event():
+    from rasa.core.actions.action import RemoteAction
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    tracker = DialogueStateTracker.from_events("c", [
+        ActionExecuted("action_listen"), UserUttered("hola", {"name": "greet"}), ActionExecuted("utter_greet"),
+        ActionExecuted("action_listen"), UserUttered("reservar", {"name": "greet"}),
+    ], DOMAIN.slots)
+    full = RemoteAction("action_check_availability", None)._action_call_format(tracker, DOMAIN)
+    assert len(full["tracker"]["events"]) == 5
+    slim = RemoteAction("action_detect_language", None)._action_call_format(tracker, DOMAIN)
+    assert [e["event"] for e in slim["tracker"]["events"]] == ["user"]
+    assert slim["tracker"]["latest_message"]["text"] == "reservar"
