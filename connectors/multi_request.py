@@ -34,7 +34,7 @@ Bounds (cheap, general):
 
 - a message is looked at only with ``MIN_WORDS`` words at least, no ``/``
   payload anywhere, and a clause boundary: a sentence end (``? ! ; ...``) or
-  a comma / connector ("and", "also", "y", "además", "por cierto"...) followed
+  a line break, a comma / connector ("and", "also", "y", "por cierto"...) followed
   by a question start (``QUESTION_STARTS``: "what", "is there", "qué", "a qué
   hora", "tenéis", "hay"...); a candidate clause looks like a question (ends
   with "?" or starts like one) and carries no booking reference (it stays with
@@ -117,6 +117,7 @@ QUESTION_STARTS = (
     "dejais", "admiten", "admitis", "aceptan", "aceptais", "permiten", "permitis", "incluye", "esta incluido",
     "esta incluida", "hace falta", "se admiten", "se permiten", "se permite", "se aceptan", "se sirve", "sirven",
 )
+_BLANK = " ,\t\r\n"
 _PAYLOAD = re.compile(r"(?:^|[\s,.;:!?¿¡])/")
 _BOOKING_REF = re.compile(r"\b[A-Za-z]{2}\d{4,}\b")
 
@@ -134,7 +135,7 @@ _CONNECTOR_RUN = re.compile(rf"^(?:[\s,]*(?:{_phrase_pattern(CONNECTORS)})\b)+[\
 _QUESTION_START = re.compile(rf"^[¿¡\s]*(?:{_phrase_pattern(QUESTION_STARTS)})\b", re.IGNORECASE)
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
 # where a clause may end: sentence punctuation (kept with the clause before), a comma, or a connector word
-_SENTENCE_END = re.compile(r"(?:\?+|!+|;|\.{2,}|…|\.(?=\s))")
+_SENTENCE_END = re.compile(r"(?:\?+|!+|;|\.{2,}|…|\.(?=\s)|\n+)")
 _SOFT_BOUNDARY = re.compile(rf",|\s(?=(?:{_phrase_pattern(CONNECTORS)})\b)", re.IGNORECASE)
 
 
@@ -184,8 +185,8 @@ def clauses(text: str) -> List[Clause]:
     result = []
     for start, end in zip(ordered, ordered[1:]):
         piece = text[start:end]
-        lead = len(piece) - len(piece.lstrip(" ,"))
-        body = piece.strip(" ,")
+        lead = len(piece) - len(piece.lstrip(_BLANK))
+        body = piece.strip(_BLANK)
         if body and _WORD.search(body):
             result.append(Clause(start + lead, start + lead + len(body), body))
         elif result and body:  # punctuation alone ("??") belongs to the clause before
@@ -205,18 +206,22 @@ def candidates(text: str) -> List[Clause]:
     return picked[:MAX_CANDIDATES]
 
 
+_TRAILING_CONNECTORS = re.compile(rf"(?:(?:^|[\s,]+)(?:{_phrase_pattern(CONNECTORS)}))+[\s,]*$", re.IGNORECASE)
+_LEADING_CONNECTOR = re.compile(rf"^[\s,]*(?:{_phrase_pattern(CONNECTORS)})\b[\s,]*", re.IGNORECASE)
+
+
 def remainder(text: str, taken: Sequence[Clause]) -> str:
-    """The message without the side questions' clauses (and the connectors left dangling)."""
+    """The message without the side questions' clauses and the connectors that led to them ("..., also, do you
+    have parking?" leaves no "also")."""
     spans = sorted((c.start, c.end) for c in taken)
     pieces, position = [], 0
     for start, end in spans:
-        pieces.append(text[position:start])
+        pieces.append(_TRAILING_CONNECTORS.sub("", text[position:start]))
         position = end
     pieces.append(text[position:])
     joined = " ".join(p.strip() for p in pieces if p.strip())
-    joined = re.sub(r"\s+([,.;!?])", r"\1", joined)
-    joined = re.sub(r"(?:[\s,]+(?:" + _phrase_pattern(CONNECTORS) + r"))+[\s,]*$", "", joined, flags=re.IGNORECASE)
-    joined = re.sub(r"^[\s,]*(?:" + _phrase_pattern(CONNECTORS) + r")\b[\s,]*", "", joined, flags=re.IGNORECASE)
+    joined = re.sub(r"[ \t]+([,.;!?])", r"\1", joined)
+    joined = _LEADING_CONNECTOR.sub("", _TRAILING_CONNECTORS.sub("", joined))
     return joined.strip(" ,;")
 
 
@@ -343,8 +348,8 @@ def _covering(text: str, answered: Sequence[Tuple[Clause, Dict[str, Any]]]) -> L
     for number, (clause, parsed) in enumerate(ordered):
         end = len(text) if number == len(ordered) - 1 else clause.end
         piece = text[start:end]
-        lead = len(piece) - len(piece.lstrip(" ,"))
-        piece = piece.strip(" ,")
+        lead = len(piece) - len(piece.lstrip(_BLANK))
+        piece = piece.strip(_BLANK)
         shift = clause.core_start - (start + lead)
         moved = dict(parsed, text=piece, entities=[
             dict(e, start=e["start"] + shift, end=e["end"] + shift) if isinstance(e.get("start"), int)

@@ -201,3 +201,14 @@ def test_each_parse_is_made_once_and_handed_to_its_turn():
 
 def test_the_seam_is_where_the_module_expects_it():
     mr.check_seam()
+
+
+def test_an_e_mail_with_a_booking_and_a_question_on_its_own_line():
+    text = ("Hello,\n\nWe would like to book a double room from 14 to 17 July for two adults.\n"
+            "Also, do you have parking at the hotel?\n\nKind regards,\nMark Jones")
+    nlu = FakeNLU(TABLE, FALLBACK, exact={text: BOOKING})
+    nlu.table["book a double"] = BOOKING
+    assert run_plan(text, nlu) == [
+        ("do you have parking at the hotel?", True),
+        ("Hello,\n\nWe would like to book a double room from 14 to 17 July for two adults. Kind regards,\nMark Jones", False),
+    ]
