@@ -1,15 +1,19 @@
 """Temperature scaling of the intent confidences (Guo et al. 2017, "On
 Calibration of Modern Neural Networks").
 
-DIET trained to convergence is over-confident: wrong intents come out at 0.99+,
-so the fallback and handoff thresholds cannot tell doubt from certainty.
-Dividing the logits by a temperature T > 1 (fitted on held-out examples by
-scripts/nlu_report.py, which prints the reliability bins before and after)
-keeps the ranking and makes a 0.7 mean about 70 % right. With DIET's softmax
-confidences p_i, softmax(logit_i / T) = p_i^(1/T) / sum_j p_j^(1/T).
+A classifier's confidences are rarely calibrated: DIET trained to convergence
+was over-confident (wrong intents at 0.99+, T > 1 needed); the regularised
+logistic regression of components/intent_classifier.py is under-confident
+(right intents at 0.3-0.5, T < 1 needed), so fallback and handoff thresholds
+cannot tell doubt from certainty. Dividing the logits by a temperature T
+(fitted on held-out examples by scripts/nlu_report.py, which prints the
+reliability bins and ECE at T = 1 and at the configured T) keeps the ranking
+and makes a 0.7 mean about 70 % right. With softmax confidences p_i,
+softmax(logit_i / T) = p_i^(1/T) / sum_j p_j^(1/T).
 
-Needs DIET's ``ranking_length: 0`` (every intent in the ranking), else the
-rescaled confidences are only renormalised over the top few.
+Needs every intent in the ranking (NgramIntentClassifier gives them all; DIET
+needs ``ranking_length: 0``), else the rescaled confidences are only
+renormalised over the top few.
 """
 from __future__ import annotations
 
