@@ -15,7 +15,9 @@ Rasa 3.6 imports and builds them, and they delegate to Rasa's own stores:
 ``EnvironmentSQLTrackerStore`` keeps the tracker each turn saved
 (``RecentTrackers``) and hands it to the conversation's next turn when the
 database still holds exactly what was saved, instead of reading, decoding and
-replaying the whole session again (issue #15).
+replaying the whole session again; and it does its SQL work in a thread of its
+own (``STORE_THREAD``), so SQLite commits do not hold the event loop that
+answers webhooks (issue #15).
 
 Rasa's own ``${VAR}`` expansion in endpoints.yml fails on unset variables, so
 these classes read the environment themselves and keep the embedded defaults.
@@ -23,10 +25,13 @@ Passwords never reach the logs: URLs are logged with the password masked.
 """
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import json
 import logging
 import os
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, Text, Tuple, Union
@@ -190,24 +195,64 @@ class EnvironmentSQLTrackerStore(SQLTrackerStore):
         count, last_id = query.with_entities(sa.func.count(self.SQLEvent.id), sa.func.max(self.SQLEvent.id)).one()
         return int(count), last_id
 
+    # The SQL work (queries, commits, JSON decoding, replaying the events) runs in one thread
+    # of its own, not on the event loop that answers webhooks; with an event broker the
+    # store streams events on the loop, so it keeps Rasa's way.
+
+    async def _in_store_thread(self, work: Callable[[], Any]) -> Any:
+        if self.event_broker is not None:
+            return work()
+        return await asyncio.get_running_loop().run_in_executor(STORE_THREAD, contextvars.copy_context().run, work)
+
     async def save(self, tracker: DialogueStateTracker) -> None:
         self._recent.forget(tracker.sender_id)
-        await super().save(tracker)
-        if not self.domain or self.max_event_history is not None:
+        if self.event_broker is not None:
+            await super().save(tracker)
             return
-        with self.session_scope() as session:
-            signature = self._signature(session, tracker.sender_id)
-        if signature[0] == len(tracker.events):  # the tracker holds this session only, all of it stored
-            self._recent.keep(tracker, signature, self.domain)
+
+        def save_and_sign() -> Tuple[int, Optional[int]]:
+            _completed(SQLTrackerStore.save(self, tracker))
+            with self.session_scope() as session:
+                return self._signature(session, tracker.sender_id)
+
+        signature = await self._in_store_thread(save_and_sign)
+        if self.domain and self.max_event_history is None and signature[0] == len(tracker.events):
+            self._recent.keep(tracker, signature, self.domain)  # it holds this session only, all of it stored
 
     async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
+        if self.event_broker is not None:
+            return await super().retrieve(sender_id)
         kept = self._recent.take(sender_id)
-        if kept is not None and kept.domain is self.domain and self.max_event_history is None:
-            with self.session_scope() as session:
-                signature = self._signature(session, sender_id)
-            if signature == kept.signature and len(kept.tracker.events) == signature[0]:
-                return kept.tracker
-        return await super().retrieve(sender_id)
+        if kept is not None and (kept.domain is not self.domain or self.max_event_history is not None):
+            kept = None
+
+        def read() -> Optional[DialogueStateTracker]:
+            if kept is not None:
+                with self.session_scope() as session:
+                    signature = self._signature(session, sender_id)
+                if signature == kept.signature and len(kept.tracker.events) == signature[0]:
+                    return kept.tracker
+            return _completed(SQLTrackerStore.retrieve(self, sender_id))
+
+        return await self._in_store_thread(read)
+
+    async def retrieve_full_tracker(self, conversation_id: Text) -> Optional[DialogueStateTracker]:
+        if self.event_broker is not None:
+            return await super().retrieve_full_tracker(conversation_id)
+        return await self._in_store_thread(lambda: _completed(SQLTrackerStore.retrieve_full_tracker(self, conversation_id)))
+
+
+STORE_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tracker-store")
+
+
+def _completed(coroutine: Any) -> Any:
+    """The result of a coroutine that never waits (Rasa's SQL store methods without an event broker)."""
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        return done.value
+    coroutine.close()
+    raise RuntimeError("the SQL tracker store waited for something: it cannot run in the store thread")
 
 
 @dataclass

@@ -101,3 +101,23 @@ async def test_a_new_model_means_a_read_from_the_database(url):
     await first.save(tracker)
     first.domain = Domain.from_dict(DOMAIN.as_dict())  # what Rasa does when it loads another model
     assert await first.retrieve("guest") is not tracker
+
+
+async def test_the_sql_work_runs_in_the_store_thread_not_on_the_loop(url):
+    import threading
+
+    first = store(url)
+    threads = []
+    make_session = first.sessionmaker
+
+    def recording_sessionmaker():
+        threads.append(threading.current_thread().name)
+        return make_session()
+
+    first.sessionmaker = recording_sessionmaker
+    tracker = await first.get_or_create_tracker("guest")
+    turn(tracker, "hola")
+    await first.save(tracker)
+    await first.retrieve("guest")
+    await first.retrieve_full_tracker("guest")
+    assert threads and set(threads) == {"tracker-store_0"}
