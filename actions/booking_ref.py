@@ -11,13 +11,23 @@ from rasa_sdk.forms import FormValidationAction
 from actions import booking_access
 from actions.audit import record_audit
 from actions.booking_access import Verification
-from actions.context import hotel_for, hotel_today, latest_intent, latest_text, pms_gateway, question_answered_mid_form
+from actions.context import (
+    hotel_for,
+    hotel_today,
+    latest_intent,
+    latest_text,
+    looks_like_question,
+    pms_gateway,
+    question_answered_mid_form,
+)
 from actions.pms.base import Booking, BookingNotFound, PMSUnavailable
 from actions.references import canonical_reference
 from actions.stay_form import not_understood, run_stopping_when_told
 
 VERIFY_SLOTS = ("verify_surname", "verify_checkin")
 NOT_AN_ANSWER = ("deny", "request_human")
+# questions data/rules.yml answers in the middle of these forms
+QUESTION_INTENTS = frozenset({"faq", "business_hours", "hotel_location", "room_options", "bot_challenge"})
 MAX_ANSWER_CHARS = 100
 
 
@@ -38,12 +48,19 @@ class BookingRefMixin:
     Nothing said here tells a stranger whether a reference exists."""
 
     async def get_extraction_events(self, dispatcher, tracker: Tracker, domain) -> List[EventType]:
-        if question_answered_mid_form(tracker):
-            return []  # a question answered mid-form ("what time is checkout?") is not the reference
+        if question_answered_mid_form(tracker) or self._asks_a_question(tracker):
+            # "what time is checkout?" is no reference: nothing extracted, the form steps aside
+            # (Rasa's rules answer the question, then the form asks again)
+            return []
         return await super().get_extraction_events(dispatcher, tracker, domain)
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain) -> List[EventType]:
         return await run_stopping_when_told(super(), dispatcher, tracker, domain)
+
+    @staticmethod
+    def _asks_a_question(tracker: Tracker) -> bool:
+        text = latest_text(tracker)
+        return latest_intent(tracker) in QUESTION_INTENTS and looks_like_question(text) and canonical_reference(text) is None
 
     async def required_slots(self, domain_slots, dispatcher, tracker: Tracker, domain):
         if await booking_access.locked(tracker.sender_id):

@@ -78,3 +78,14 @@ async def test_a_name_taken_for_a_question_fills_the_name(domain):
                            events=events_of("Rosa Bar", "reservation_form", "utter_faq"))
     result = await run_action(ValidateReservationForm(), tracker, domain)
     assert result.slot("guest_name") == "Rosa Bar"
+
+
+async def test_a_question_while_the_reference_is_asked_lets_the_rules_answer_it(domain):
+    # nothing extracted: Rasa rejects the form and the mid-form rule answers the question first
+    text = "a que hora es la salida normalmente?"
+    tracker = make_tracker(slots={"requested_slot": "booking_ref"}, text=text, intent="faq", active_loop="late_checkout_form")
+    result = await run_action(ValidateLateCheckoutForm(), tracker, domain)
+    assert result.responses == [] and result.slot("booking_ref") == "missing"
+    with_reference = "what time is checkout for BK100001?"
+    tracker = make_tracker(slots={"requested_slot": "booking_ref"}, text=with_reference, intent="faq", active_loop="late_checkout_form")
+    assert (await run_action(ValidateLateCheckoutForm(), tracker, domain)).slot("booking_ref") == "BK100001"
