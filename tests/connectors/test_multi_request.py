@@ -212,3 +212,12 @@ def test_an_e_mail_with_a_booking_and_a_question_on_its_own_line():
         ("do you have parking at the hotel?", True),
         ("Hello,\n\nWe would like to book a double room from 14 to 17 July for two adults. Kind regards,\nMark Jones", False),
     ]
+
+
+@pytest.mark.parametrize("text", [
+    "do you have rooms for the 10th? is there parking?",
+    "tienes habitacion para el 3 de agosto? hay parking?",
+    "any rooms in june? is there parking?",
+])
+def test_a_question_that_names_a_day_or_a_month_stays_with_the_request(text):
+    assert [c.core for c in mr.candidates(text)] == [text.split("? ")[1]]
