@@ -15,7 +15,8 @@ The main part is a turn of its own only when it is a request (``is_request``:
 a confident intent, not a greeting/thanks/goodbye/"not understood", a yes/no
 only when the bot waits for one) and the whole message does not parse as one of
 the side questions (then the rest is about that question: "we come by car, is
-there parking? how much a day"). Otherwise:
+there parking? how much a day"), unless the rest answers what the bot asked
+(an inform/yes/no while it waits). Otherwise:
 
 - two side questions or more: only they are turns, and their texts run on to
   the next clause so every word the guest wrote stays in the conversation
@@ -86,6 +87,7 @@ SUPPORTED_RASA = "3.6.21"
 QUICK_ANSWERS = frozenset({"faq", "business_hours", "hotel_location", "room_options"})
 DROPPABLE_MAIN = frozenset({"greet", "thank", "goodbye", "nlu_fallback"})
 ANSWERS_ONLY = frozenset({"affirm", "deny"})  # a main part of these only when the bot waits for an answer
+ANSWER_INTENTS = ANSWERS_ONLY | {"inform"}
 MIN_SIDE_CONFIDENCE = 0.8
 MIN_MAIN_CONFIDENCE = 0.6
 MIN_FAQ_TOPIC_CONFIDENCE = 0.5  # the ResponseSelector's confidence in the FAQ topic
@@ -329,15 +331,22 @@ async def plan(text: str, parse: Parser, awaiting: Awaiting = _not_awaiting) -> 
     main_text = remainder(text, [c for c, _ in sides])
     # the rest is a request of its own unless it is chit-chat, or the whole message is about a side question
     # ("we go by car, is there parking? how much a day": the price is the parking's)
-    if not _only_social(main_text) and side_topic(whole) not in topics:
+    if not _only_social(main_text):
         main = Part(main_text, await parse(main_text), side=False)
-        if await is_request(main.parse, awaiting):
+        about_a_side = side_topic(whole) in topics
+        if await is_request(main.parse, awaiting) and (not about_a_side or await _answers_the_bot(main.parse, awaiting)):
             sides_first = not await awaiting()
             side_parts = [Part(c.core, p, side=True) for c, p in answered]
             return Plan(side_parts, main, sides_first)
     if len(answered) >= 2 or not understood(whole):
         return Plan(_covering(text, answered))
     return Plan(whole=whole)  # one question and its context: the message as it is (parsed once)
+
+
+async def _answers_the_bot(parse: Dict[str, Any], awaiting: Awaiting) -> bool:
+    """An answer ("del 3 al 5 de junio", "yes") while the bot waits for one: a turn even when the whole message reads
+    as the side question."""
+    return (parse.get("intent") or {}).get("name") in ANSWER_INTENTS and await awaiting()
 
 
 def understood(parse: Dict[str, Any]) -> bool:

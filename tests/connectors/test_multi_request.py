@@ -187,7 +187,7 @@ def test_parses_and_turns_are_bounded():
     nlu = FakeNLU(TABLE, FALLBACK)
     text = " ".join(["do you allow dogs? is there parking? where are you located? when does reception open?"] * 3)
     parts = run_plan(text, nlu)
-    assert len(nlu.calls) <= mr.MAX_CANDIDATES + 1
+    assert len(nlu.calls) <= mr.MAX_CANDIDATES + 2  # the clauses, the whole message, the rest
     assert len([p for p in parts if p[1]]) <= mr.MAX_SIDE_QUESTIONS and len(parts) <= mr.MAX_SIDE_QUESTIONS + 1
 
 
@@ -221,3 +221,11 @@ def test_an_e_mail_with_a_booking_and_a_question_on_its_own_line():
 ])
 def test_a_question_that_names_a_day_or_a_month_stays_with_the_request(text):
     assert [c.core for c in mr.candidates(text)] == [text.split("? ")[1]]
+
+
+def test_an_answer_to_the_bot_is_kept_even_when_the_whole_message_reads_as_the_question():
+    text = "del 3 al 5 de junio, y teneis parking?"
+    nlu = FakeNLU({"parking": parse_of("faq", topic="parking")}, FALLBACK,
+                  exact={"del 3 al 5 de junio": parse_of("inform", 0.99), text: parse_of("faq", topic="parking")})
+    assert run_plan(text, nlu, awaiting=True) == [("del 3 al 5 de junio", False), ("teneis parking?", True)]
+    assert run_plan(text, nlu, awaiting=False) == []

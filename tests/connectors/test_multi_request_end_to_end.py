@@ -104,6 +104,19 @@ def test_on_whatsapp_the_parts_are_turns_of_the_same_message_and_every_answer_go
     assert len(stack.graph.messages(wa_id)) >= 2  # both answers reached the guest
 
 
+def test_inside_a_form_the_answer_goes_first_then_the_question_and_the_form_goes_on(stack):
+    guest = sender()
+    say(stack, guest, "hola quiero reservar una habitacion doble")
+    assert stack.tracker(guest)["slots"].get("requested_slot") == "checkin"
+    say(stack, guest, "del 3 al 5 de junio, y teneis parking?")
+    tracker = stack.tracker(guest)
+    assert user_texts(tracker)[-2:] == ["del 3 al 5 de junio", "teneis parking?"]
+    assert "utter_faq/parking" in responses(tracker)
+    slots = tracker["slots"]
+    assert "-06-03" in str(slots.get("checkin")) and "-06-05" in str(slots.get("checkout"))
+    assert (tracker.get("active_loop") or {}).get("name") == "reservation_form" and slots.get("requested_slot") == "guests"
+
+
 def test_two_quick_questions_in_english_are_both_answered(stack):
     guest = sender()
     say(stack, guest, "hey! where is the hotel exactly? and what time do you serve breakfast?")
