@@ -377,7 +377,7 @@ def awaiting_answer(tracker: Any) -> bool:
     """Whether the bot waits for an answer: an active form, a pending yes/no, or its last message is a question."""
     if tracker is None:
         return False
-    if (tracker.active_loop or {}).get("name") or tracker.get_slot("pending_confirmation"):
+    if tracker.active_loop_name or tracker.get_slot("pending_confirmation"):
         return True
     for event in reversed(tracker.events):
         kind = getattr(event, "type_name", "")
@@ -437,7 +437,12 @@ def install() -> None:
     original = MessageProcessor.handle_message
 
     async def handle_message(self, message):
-        parts = await _split(self, message)
+        try:
+            parts = await _split(self, message)
+        except Exception:  # a fault of the splitting never costs the guest the turn (a store down fails it below)
+            logger.exception("conversation %s: multi_request could not look at the message; handled whole",
+                             message.sender_id)
+            message.parse_data, parts = None, []
         if not parts:
             return await original(self, message)
         logger.info("conversation %s: one message, %d turns (%s)", message.sender_id, len(parts),

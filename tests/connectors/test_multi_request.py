@@ -229,3 +229,16 @@ def test_an_answer_to_the_bot_is_kept_even_when_the_whole_message_reads_as_the_q
                   exact={"del 3 al 5 de junio": parse_of("inform", 0.99), text: parse_of("faq", topic="parking")})
     assert run_plan(text, nlu, awaiting=True) == [("del 3 al 5 de junio", False), ("teneis parking?", True)]
     assert run_plan(text, nlu, awaiting=False) == []
+
+
+def test_the_bot_waits_for_an_answer_inside_a_form_or_after_its_own_question():
+    from rasa.shared.core.events import ActionExecuted, ActiveLoop, BotUttered, SlotSet, UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    form = DialogueStateTracker.from_events("g", [ActiveLoop("reservation_form"), SlotSet("requested_slot", "checkin")])
+    offer = DialogueStateTracker.from_events("g", [UserUttered("hi"), BotUttered("Shall I book one?", metadata={
+        "utter_action": "utter_availability_footer"}), ActionExecuted("action_listen")])
+    greeting = DialogueStateTracker.from_events("g", [UserUttered("hi"), BotUttered("How can I help?", metadata={
+        "utter_action": "utter_greet"})])
+    assert mr.awaiting_answer(form) and mr.awaiting_answer(offer)
+    assert not mr.awaiting_answer(greeting) and not mr.awaiting_answer(None)
