@@ -127,7 +127,17 @@ class BookingRefMixin:
             return cleared  # required_slots drops the questions now: the form is done
         if outcome is Verification.FAILED:
             dispatcher.utter_message(response="utter_booking_verification_failed")
+            if _failed_before(tracker):
+                dispatcher.utter_message(response="utter_offer_person")  # the form stops asking (run_stopping_when_told)
         return {**cleared, "booking_ref": None}
+
+
+def _failed_before(tracker: Tracker) -> bool:
+    """Whether an identity check of this conversation failed before this one."""
+    return any(
+        e.get("event") == "bot" and (e.get("metadata") or {}).get("utter_action") == "utter_booking_verification_failed"
+        for e in tracker.events
+    )
 
 
 class ValidateStatusForm(BookingRefMixin, FormValidationAction):

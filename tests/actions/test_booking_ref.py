@@ -140,3 +140,14 @@ async def test_a_third_answer_that_is_no_reference_offers_a_person_and_stops_ask
     result = await run_action(ValidateStatusForm(), tracker, domain)
     assert result.responses == ["utter_offer_person"]
     assert ("active_loop", None) in [(e["event"], e.get("name")) for e in result.events]
+
+
+def test_a_second_failed_identity_check_stops_asking():
+    from actions.booking_ref import _failed_before
+
+    failed = {"event": "bot", "text": "...", "metadata": {"utter_action": "utter_booking_verification_failed"}}
+    assert not _failed_before(make_tracker(events=[]))
+    assert _failed_before(make_tracker(events=[failed]))
+    from actions.stay_form import STOPPING_RESPONSES
+
+    assert "utter_offer_person" in STOPPING_RESPONSES  # what the second failure says, so the form stops
