@@ -93,6 +93,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar
 
+from connectors.seams import source_of as _source
+
 logger = logging.getLogger(__name__)
 
 SUPPORTED_RASA = "3.6.21"
@@ -116,13 +118,6 @@ _installed = False
 
 class PerfSeamMissing(RuntimeError):
     """The Rasa code this module replaces is not what it expects."""
-
-
-def _source(function: Any) -> str:
-    try:
-        return inspect.getsource(getattr(function, "__wrapped__", function))
-    except (OSError, TypeError):
-        return ""
 
 
 def check_seams() -> None:

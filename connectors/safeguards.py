@@ -57,6 +57,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, Optional
 
+from connectors.seams import source_of as _source
 from core.settings import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -173,13 +174,6 @@ def _check_version() -> None:
 
     if rasa.__version__ != SUPPORTED_RASA:
         raise SafeguardSeamMissing(f"connectors/safeguards.py is written for rasa {SUPPORTED_RASA}, found {rasa.__version__}")
-
-
-def _source(function: Any) -> str:
-    try:
-        return inspect.getsource(getattr(function, "__wrapped__", function))
-    except (OSError, TypeError):
-        return ""
 
 
 def check_seams() -> None:
