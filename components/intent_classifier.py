@@ -37,6 +37,8 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
 
+from components.fitted import load_fitted
+
 logger = logging.getLogger(__name__)
 
 MODEL_FILE = "intent_classifier.joblib"
@@ -126,13 +128,9 @@ class NgramIntentClassifier(GraphComponent):
         execution_context: ExecutionContext,
         **kwargs: Any,
     ) -> "NgramIntentClassifier":
-        pipeline = None
-        try:
-            with model_storage.read_from(resource) as directory:
-                pipeline = joblib.load(directory / MODEL_FILE)
-        except (ValueError, FileNotFoundError):
-            logger.warning("NgramIntentClassifier: no trained model found; intents will not be predicted")
-        return cls(config, model_storage, resource, pipeline)
+        return cls(config, model_storage, resource, load_fitted(
+            model_storage, resource, MODEL_FILE, "NgramIntentClassifier: no trained model found; intents will not be predicted"
+        ))
 
     def rank(self, text: str) -> List[Dict[Text, Any]]:
         """Every intent with its probability, most likely first."""

@@ -24,6 +24,8 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
+from components.fitted import load_fitted
+
 logger = logging.getLogger(__name__)
 
 LANGUAGE = "language"
@@ -83,13 +85,9 @@ class LanguageDetector(GraphComponent):
 
     @classmethod
     def load(cls, config, model_storage, resource, execution_context, **kwargs):
-        pipeline = None
-        try:
-            with model_storage.read_from(resource) as directory:
-                pipeline = joblib.load(directory / MODEL_FILE)
-        except (ValueError, FileNotFoundError):
-            logger.warning("LanguageDetector: no trained model found; language will not be detected")
-        return cls(config, model_storage, resource, pipeline)
+        return cls(config, model_storage, resource, load_fitted(
+            model_storage, resource, MODEL_FILE, "LanguageDetector: no trained model found; language will not be detected"
+        ))
 
     def detect(self, text: str) -> Optional[Dict[Text, Any]]:
         if self._pipeline is None or not text or not text.strip():
