@@ -104,6 +104,22 @@ def delete_keys(url: str, prefix: str) -> None:
         client.close()
 
 
+def unique_prefix(name: str) -> str:
+    """A Redis key prefix no other test run shares."""
+    return f"{name}-{uuid.uuid4().hex[:12]}"
+
+
+@contextlib.contextmanager
+def running(stack: "RasaStack") -> Iterator["RasaStack"]:
+    """A channel stack started for a module's tests, stopped after them, its Redis keys deleted."""
+    stack.start()
+    try:
+        yield stack
+    finally:
+        stack.stop()
+        delete_keys(stack.redis_url, stack.redis_prefix)
+
+
 class PrivateRedis:
     """A ``redis-server`` of our own on a free port, data in ``workdir`` (AOF), restartable."""
 

@@ -17,7 +17,7 @@ from typing import List
 import pytest
 import requests
 
-from tests.stack_common import MODEL, redis_url  # noqa: F401  (fixture)
+from tests.stack_common import MODEL, redis_url, running, unique_prefix  # noqa: F401  (fixture)
 from tests.whatsapp import payloads
 from tests.whatsapp.stack import APP_SECRET, PHONE_NUMBER_ID, Stack
 
@@ -31,19 +31,10 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory, redis_url):  # noqa: F811
-    import redis
-
-    prefix = f"test-multi-{uuid.uuid4().hex[:12]}"
-    stack = Stack(tmp_path_factory.mktemp("multi-request"), redis_url=redis_url, redis_prefix=prefix)
+    stack = Stack(tmp_path_factory.mktemp("multi-request"), redis_url=redis_url, redis_prefix=unique_prefix("test-multi"))
     stack.model = TEST_MODEL
-    stack.start()
-    yield stack
-    stack.stop()
-    client = redis.Redis.from_url(redis_url)
-    keys = list(client.scan_iter(match=f"{prefix}:*", count=500))
-    if keys:
-        client.delete(*keys)
-    client.close()
+    with running(stack):
+        yield stack
 
 
 def say(stack: Stack, sender: str, text: str) -> None:

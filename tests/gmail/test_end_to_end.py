@@ -9,12 +9,12 @@ from __future__ import annotations
 import email
 import io
 import time
-import uuid
 
 import pytest
 
 from tests.gmail.conftest import CLIENT_SECRET, REFRESH_TOKEN, guest_address, mail
 from tests.gmail.stack import MODEL, GmailStack
+from tests.stack_common import running, unique_prefix
 
 pytestmark = [
     pytest.mark.model,
@@ -24,18 +24,10 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory, redis_url):
-    import redis
-
-    prefix = f"test-gmail-e2e-{uuid.uuid4().hex[:12]}"
-    stack = GmailStack(tmp_path_factory.mktemp("gmail-e2e"), redis_url=redis_url, redis_prefix=prefix,
-                       extra_env={"GMAIL_MAX_RAW_BYTES": str(1024 * 1024)}).start()
-    yield stack
-    stack.stop()
-    client = redis.Redis.from_url(redis_url)
-    keys = list(client.scan_iter(match=f"{prefix}:*", count=500))
-    if keys:
-        client.delete(*keys)
-    client.close()
+    with running(GmailStack(tmp_path_factory.mktemp("gmail-e2e"), redis_url=redis_url,
+                            redis_prefix=unique_prefix("test-gmail-e2e"),
+                            extra_env={"GMAIL_MAX_RAW_BYTES": str(1024 * 1024)})) as stack:
+        yield stack
 
 
 def message_id_of(raw: bytes) -> str:

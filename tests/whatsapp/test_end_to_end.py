@@ -17,6 +17,7 @@ from typing import Any, Dict, List
 import pytest
 import requests
 
+from tests.stack_common import running, unique_prefix
 from tests.whatsapp import payloads
 from tests.whatsapp.stack import (
     ACCESS_TOKEN,
@@ -38,18 +39,10 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory, redis_url):
-    import redis
-
-    prefix = f"test-wa-e2e-{uuid.uuid4().hex[:12]}"
     workdir = tmp_path_factory.mktemp("whatsapp-e2e")
-    stack = Stack(workdir, redis_url=redis_url, redis_prefix=prefix, extra_env={"WHATSAPP_MAX_BODY_BYTES": "262144"}).start()
-    yield stack
-    stack.stop()
-    client = redis.Redis.from_url(redis_url)
-    keys = list(client.scan_iter(match=f"{prefix}:*", count=500))
-    if keys:
-        client.delete(*keys)
-    client.close()
+    with running(Stack(workdir, redis_url=redis_url, redis_prefix=unique_prefix("test-wa-e2e"),
+                       extra_env={"WHATSAPP_MAX_BODY_BYTES": "262144"})) as stack:
+        yield stack
 
 
 class Guest:
