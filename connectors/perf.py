@@ -54,7 +54,8 @@ message appended) when an answer does not fit. The seam:
 ``_validate_action_result`` must still call
 ``validate(result, self.action_response_format_spec())``.
 
-4. The language slot's action gets the latest turn only. The ``language``
+4. The language slot's action (and the hotel-information actions that read as
+little) gets the latest turn only. The ``language``
 slot's custom mapping (``action_detect_language``, actions/session.py) runs
 on the action server on every guest message, and Rasa sends every action
 the whole session's events: a payload growing with the conversation,
@@ -109,7 +110,10 @@ STATES_SOURCE_SHA = {
     "DialogueStateTracker.generate_all_prior_trackers": "a1f6954347b52649",
 }
 # actions that read the latest message, slots and sender only: they get the latest turn's events
-SLIM_TRACKER_ACTIONS = frozenset({"action_detect_language"})
+# (action_share_location and action_business_hours, actions/hotel_info.py, read the hotel from the latest
+# message's metadata and the language slot: with the whole session their payload grew with the conversation,
+# the main cost that grew over an 80-turn conversation, json.dumps on the event loop; py-spy 2026-12-02)
+SLIM_TRACKER_ACTIONS = frozenset({"action_detect_language", "action_share_location", "action_business_hours"})
 CACHED_CONVERSATIONS = 512
 SWITCH_INTERVAL_SECONDS = 0.001  # least recently predicted conversations beyond this are forgotten
 

@@ -377,3 +377,41 @@ def test_other_actions_get_every_event():
     slim = RemoteAction("action_detect_language", None)._action_call_format(tracker, DOMAIN)
     assert [e["event"] for e in slim["tracker"]["events"]] == ["user"]
     assert slim["tracker"]["latest_message"]["text"] == "reservar"
+
+
+@pytest.mark.parametrize("name", sorted(perf.SLIM_TRACKER_ACTIONS - {"action_detect_language"}))
+async def test_the_slim_hotel_info_actions_answer_the_same_with_the_latest_turn_only(project, monkeypatch, name):
+    """What an action of SLIM_TRACKER_ACTIONS (besides the language action) sends and returns, at
+    every guest message of every story, is the same with the latest turn's events as with all."""
+    import datetime as dt
+
+    from rasa.core.actions.action import RemoteAction
+    from rasa.shared.core.trackers import DialogueStateTracker
+    from rasa_sdk import Tracker
+    from rasa_sdk.executor import CollectingDispatcher
+
+    from actions import context, hotel_info
+
+    monkeypatch.setattr(context, "_FIXED_NOW", dt.datetime(2026, 6, 3, 9, 30, tzinfo=dt.timezone.utc))
+    action_class = next(cls for cls in vars(hotel_info).values()
+                        if isinstance(cls, type) and cls.__module__ == hotel_info.__name__ and hasattr(cls, "name")
+                        and cls.name(cls) == name)
+    domain, histories = project
+    action = RemoteAction(name, None)
+    slim_format, full_format = RemoteAction._action_call_format, RemoteAction._action_call_format.__wrapped__
+    compared = 0
+    for number, history in enumerate(histories[::3]):
+        events = with_languages(history)
+        for length, event in enumerate(events, start=1):
+            if not isinstance(event, UserUttered):
+                continue
+            tracker = DialogueStateTracker.from_events(f"conversation-{number}", events[:length], domain.slots)
+            outcomes = []
+            for call_format in (slim_format, full_format):
+                payload = call_format(action, tracker, domain)
+                dispatcher = CollectingDispatcher()
+                result = await action_class().run(dispatcher, Tracker.from_dict(payload["tracker"]), payload.get("domain", {}))
+                outcomes.append((result, dispatcher.messages))
+            assert outcomes[0] == outcomes[1] and outcomes[0][1]
+            compared += 1
+    assert compared > 30
