@@ -13,7 +13,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 ACTION_ENDPOINT_URL ?= http://localhost:5055/webhook
 export ACTION_ENDPOINT_URL
 
-.PHONY: run test system-tools install lint train validate unit test-stories integration nlu-report conversation-report clean
+.PHONY: run test system-tools install lint train validate unit test-stories integration nlu-report conversation-report determinism clean
 
 run: install $(MODEL)  ## install what is missing, train if needed, chat with the bot
 	@scripts/chat.sh
@@ -54,6 +54,9 @@ nlu-report: install  ## held-out NLU evaluation (20% of the examples), report in
 
 conversation-report: $(MODEL)  ## held-out whole conversations (tests/heldout) against the model + action server; results/conversations
 	$(PY) scripts/conversation_report.py
+
+determinism: install  ## train twice from the same inputs and compare the two models file by file
+	$(PY) scripts/training_determinism.py
 
 clean:
 	rm -rf results models/*.tar.gz .pytest_cache
