@@ -324,11 +324,21 @@ def with_languages(events):
     return out
 
 
+def trackers_at_guest_messages(domain, histories):
+    """The tracker as it stands at each guest message of each story history (with_languages applied)."""
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    for number, history in enumerate(histories):
+        events = with_languages(history)
+        for length, event in enumerate(events, start=1):
+            if isinstance(event, UserUttered):
+                yield DialogueStateTracker.from_events(f"conversation-{number}", events[:length], domain.slots)
+
+
 async def test_the_language_action_does_the_same_with_the_latest_turn_only(project, monkeypatch):
     """What actions/session.py's action_detect_language returns and records, at every guest
     message of every story, is the same with the latest turn's events as with all of them."""
     from rasa.core.actions.action import RemoteAction
-    from rasa.shared.core.trackers import DialogueStateTracker
     from rasa_sdk import Tracker
     from rasa_sdk.executor import CollectingDispatcher
 
@@ -344,23 +354,18 @@ async def test_the_language_action_does_the_same_with_the_latest_turn_only(proje
     action = RemoteAction("action_detect_language", None)
     slim_format, full_format = RemoteAction._action_call_format, RemoteAction._action_call_format.__wrapped__
     compared = smaller = 0
-    for number, history in enumerate(histories):
-        events = with_languages(history)
-        for length, event in enumerate(events, start=1):
-            if not isinstance(event, UserUttered):
-                continue
-            tracker = DialogueStateTracker.from_events(f"conversation-{number}", events[:length], domain.slots)
-            outcomes = []
-            for call_format in (slim_format, full_format):
-                payload = call_format(action, tracker, domain)
-                calls.clear()
-                result = await session.ActionDetectLanguage().run(CollectingDispatcher(), Tracker.from_dict(payload["tracker"]),
-                                                                  payload.get("domain", {}))
-                outcomes.append((result, list(calls), {k: v for k, v in payload["tracker"].items() if k != "events"}))
-            assert outcomes[0] == outcomes[1]
-            slim, full = (call_format(action, tracker, domain)["tracker"]["events"] for call_format in (slim_format, full_format))
-            smaller += len(slim) < len(full)
-            compared += 1
+    for tracker in trackers_at_guest_messages(domain, histories):
+        outcomes = []
+        for call_format in (slim_format, full_format):
+            payload = call_format(action, tracker, domain)
+            calls.clear()
+            result = await session.ActionDetectLanguage().run(CollectingDispatcher(), Tracker.from_dict(payload["tracker"]),
+                                                              payload.get("domain", {}))
+            outcomes.append((result, list(calls), {k: v for k, v in payload["tracker"].items() if k != "events"}))
+        assert outcomes[0] == outcomes[1]
+        slim, full = (call_format(action, tracker, domain)["tracker"]["events"] for call_format in (slim_format, full_format))
+        smaller += len(slim) < len(full)
+        compared += 1
     assert compared > 100 and smaller > compared / 2
 
 
@@ -386,7 +391,6 @@ async def test_the_slim_hotel_info_actions_answer_the_same_with_the_latest_turn_
     import datetime as dt
 
     from rasa.core.actions.action import RemoteAction
-    from rasa.shared.core.trackers import DialogueStateTracker
     from rasa_sdk import Tracker
     from rasa_sdk.executor import CollectingDispatcher
 
@@ -400,18 +404,13 @@ async def test_the_slim_hotel_info_actions_answer_the_same_with_the_latest_turn_
     action = RemoteAction(name, None)
     slim_format, full_format = RemoteAction._action_call_format, RemoteAction._action_call_format.__wrapped__
     compared = 0
-    for number, history in enumerate(histories[::3]):
-        events = with_languages(history)
-        for length, event in enumerate(events, start=1):
-            if not isinstance(event, UserUttered):
-                continue
-            tracker = DialogueStateTracker.from_events(f"conversation-{number}", events[:length], domain.slots)
-            outcomes = []
-            for call_format in (slim_format, full_format):
-                payload = call_format(action, tracker, domain)
-                dispatcher = CollectingDispatcher()
-                result = await action_class().run(dispatcher, Tracker.from_dict(payload["tracker"]), payload.get("domain", {}))
-                outcomes.append((result, dispatcher.messages))
-            assert outcomes[0] == outcomes[1] and outcomes[0][1]
-            compared += 1
+    for tracker in trackers_at_guest_messages(domain, histories[::3]):
+        outcomes = []
+        for call_format in (slim_format, full_format):
+            payload = call_format(action, tracker, domain)
+            dispatcher = CollectingDispatcher()
+            result = await action_class().run(dispatcher, Tracker.from_dict(payload["tracker"]), payload.get("domain", {}))
+            outcomes.append((result, dispatcher.messages))
+        assert outcomes[0] == outcomes[1] and outcomes[0][1]
+        compared += 1
     assert compared > 30
