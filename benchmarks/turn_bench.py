@@ -48,7 +48,7 @@ sys.path.insert(0, str(ROOT))
 import aiohttp  # noqa: E402
 
 from benchmarks.whatsapp_bench import ack_under_load, percentile  # noqa: E402
-from tests.stack_common import RASA, free_port, stop_process, wait_http  # noqa: E402
+from tests.stack_common import RASA, free_port, stop_process, unique_prefix, wait_http  # noqa: E402
 from tests.whatsapp.stack import MODEL, Stack  # noqa: E402
 
 # what guests send, both languages: greetings, thanks, FAQ, hours, location, a
@@ -294,7 +294,7 @@ def main() -> None:
         loads = ({} if args.skip_load else
                  {"starter": load_time(starter_model(folder), folder), "hotel": load_time(model_copy, ROOT)})
         (workdir / "hotel").mkdir()
-        hotel = Stack(workdir / "hotel", redis_prefix=f"turn-bench-{uuid.uuid4().hex[:8]}")
+        hotel = Stack(workdir / "hotel", redis_prefix=unique_prefix("turn-bench"))
         hotel.model = model_copy
         starter = StarterStack(folder, workdir)
         print("starting both bots (a minute or two) ...", flush=True)
