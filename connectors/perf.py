@@ -108,6 +108,15 @@ INFERENCE = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rasa-inference
 STATES_SOURCE_SHA = {
     "Domain.states_for_tracker_history": "035111ce73ac90ba",
     "DialogueStateTracker.generate_all_prior_trackers": "a1f6954347b52649",
+    # what AppliedEvents mirrors (applied_events' loop and its two undo helpers)
+    "DialogueStateTracker.applied_events": "764d5065ea9997d6",
+    "DialogueStateTracker._undo_till_previous": "3a3710e5e73cb945",
+    "DialogueStateTracker._undo_till_previous_loop_execution": "7ecfe12cccb39814",
+    # the max_history callers whose states are sliced before they are copied
+    "MaxHistoryTrackerFeaturizer.prediction_states": "451caf09a389e871",
+    "MaxHistoryTrackerFeaturizer.slice_state_history": "f90eb9f4789d2c10",
+    "TrackerFeaturizer._remove_action_unlikely_intent_from_states": "c2bed0e9c82d6fca",
+    "tracker_featurizers._is_prev_action_unlikely_intent_in_state": "062de8dc6bce69ac",
 }
 # actions that read the latest message, slots and sender only: they get the latest turn's events
 # (action_share_location and action_business_hours, actions/hotel_info.py, read the hotel from the latest
@@ -143,12 +152,25 @@ def check_seams() -> None:
                      "self._should_handle_message(tracker)"):
         if fragment not in loop:
             problems.append(f"MessageProcessor._run_prediction_loop no longer contains {fragment!r}")
+    from rasa.core.featurizers import tracker_featurizers
+    from rasa.core.featurizers.tracker_featurizers import MaxHistoryTrackerFeaturizer, TrackerFeaturizer
     from rasa.shared.core.domain import Domain
     from rasa.shared.core.trackers import DialogueStateTracker
 
     for name, function in (("Domain.states_for_tracker_history", Domain.states_for_tracker_history),
                            ("DialogueStateTracker.generate_all_prior_trackers",
-                            DialogueStateTracker.generate_all_prior_trackers)):
+                            DialogueStateTracker.generate_all_prior_trackers),
+                           ("DialogueStateTracker.applied_events", DialogueStateTracker.applied_events),
+                           ("DialogueStateTracker._undo_till_previous", DialogueStateTracker._undo_till_previous),
+                           ("DialogueStateTracker._undo_till_previous_loop_execution",
+                            DialogueStateTracker._undo_till_previous_loop_execution),
+                           ("MaxHistoryTrackerFeaturizer.prediction_states", MaxHistoryTrackerFeaturizer.prediction_states),
+                           ("MaxHistoryTrackerFeaturizer.slice_state_history",
+                            MaxHistoryTrackerFeaturizer.slice_state_history),
+                           ("TrackerFeaturizer._remove_action_unlikely_intent_from_states",
+                            TrackerFeaturizer._remove_action_unlikely_intent_from_states),
+                           ("tracker_featurizers._is_prev_action_unlikely_intent_in_state",
+                            tracker_featurizers._is_prev_action_unlikely_intent_in_state)):
         digest = hashlib.sha256(_source(function).encode()).hexdigest()[:16]
         if digest != STATES_SOURCE_SHA[name]:
             problems.append(f"{name} is not the code the states cache mirrors")
@@ -251,6 +273,8 @@ class _Scan:
     states: List[Dict[str, Any]] = field(default_factory=list)
     last_ml_action_sub_state: Optional[Dict[str, Any]] = None
     turn_was_hidden: bool = False
+    source: Any = None  # the AppliedEvents whose first events ``events`` are (at ``version``)
+    version: int = 0
 
 
 def _entity_labels(entities: Any) -> List[Tuple]:
@@ -276,18 +300,36 @@ def _same_event(cached: Any, event: Any) -> bool:
     return cached is event or (type(cached) is type(event) and _replay_key(cached) == _replay_key(event))
 
 
-def _copy_states(states: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
-    """New state and sub-state dicts; a sub-state shared by two states stays shared."""
+def _copy_states(states: List[Dict[str, Any]], only: Optional[str] = None) -> List[Dict[str, Any]]:
+    """New state and sub-state dicts (only the ``only`` sub-state when given, the others shared
+    with the cache); a sub-state shared by two states stays shared."""
     copies: Dict[int, Dict[str, Any]] = {}
 
-    def sub(value: Any) -> Any:
-        if not isinstance(value, dict):
+    def sub(key: str, value: Any) -> Any:
+        if not isinstance(value, dict) or (only is not None and key != only):
             return value
         if id(value) not in copies:
             copies[id(value)] = dict(value)
         return copies[id(value)]
 
-    return [{key: sub(value) for key, value in state.items()} for state in states]
+    return [{key: sub(key, value) for key, value in state.items()} for state in states]
+
+
+def _kept_from(states: List[Dict[str, Any]], length: Optional[int], drop_unlikely: bool) -> int:
+    """Where the states a max_history featurizer keeps begin: the shortest tail holding ``length``
+    states that ``_remove_action_unlikely_intent_from_states`` keeps (all when ``length`` is None)."""
+    if not length:
+        return 0
+    if not drop_unlikely:
+        return max(0, len(states) - length)
+    from rasa.core.featurizers.tracker_featurizers import _is_prev_action_unlikely_intent_in_state
+
+    kept = 0
+    for index in range(len(states) - 1, -1, -1):
+        kept += not _is_prev_action_unlikely_intent_in_state(states[index])
+        if kept == length:
+            return index
+    return 0
 
 
 def _freeze(value: Any) -> Any:
@@ -298,6 +340,134 @@ def _freeze(value: Any) -> Any:
     return value
 
 
+class AppliedEvents:
+    """``DialogueStateTracker.applied_events()`` of one tracker, kept up to date as events are
+    appended to it instead of recomputed from its first event on every call (see the module doc).
+
+    ``extend`` continues Rasa's loop (rasa 3.6.21) with the events appended since the last call.
+    That loop reads one thing of the whole history first: the names of the loops activated in
+    it (``ActiveLoop`` events). An appended event naming a loop whose action had already been
+    taken as a plain action (not checked as a loop) would change how that earlier event is
+    read: ``extend`` refuses and the caller starts from the first event again. ``cuts`` records
+    every update that removed applied events (a restart, a revert, a loop's earlier run undone)
+    with the shortest length the list had, so the states cache can tell in O(1) whether the
+    applied events it replayed are still the first ones of the list.
+    """
+
+    def __init__(self, events: Any) -> None:
+        self.deque = events  # the tracker's deque: another one (a replaced history) is another history
+        self.consumed = 0
+        self.first: Any = None
+        self.last: Any = None
+        self.events: List[Any] = []
+        self.loop_names: set = set()
+        self.plain_actions: set = set()  # ActionExecuted names appended while they named no loop
+        self.version = 0
+        self.floor_version = 0  # cuts of versions up to this one are forgotten
+        self.cuts: List[Tuple[int, int]] = []  # (version, shortest length of the list during that update)
+
+    def fits(self, events: Any) -> bool:
+        """``events`` is this deque with nothing changed in its first ``consumed`` events (Rasa only
+        appends to a tracker's deque; a new history is a new deque)."""
+        return events is self.deque and len(events) >= self.consumed and (
+            self.consumed == 0 or (events[0] is self.first and events[self.consumed - 1] is self.last))
+
+    def extend(self, tracker: Any) -> bool:
+        from rasa.shared.core.events import (
+            ActionExecuted,
+            ActionReverted,
+            ActiveLoop,
+            Restarted,
+            SessionStarted,
+            UserUtteranceReverted,
+            UserUttered,
+        )
+
+        events = tracker.events
+        count = len(events) - self.consumed
+        if count == 0:
+            return True
+        new = [events[index] for index in range(-count, 0)]  # from the right end: O(count) on a deque
+        names = {event.name for event in new if isinstance(event, ActiveLoop) and event.name}
+        if names & self.plain_actions:
+            return False
+        self.loop_names |= names
+        applied = self.events
+        shortest = before = len(applied)
+        for event in new:
+            if isinstance(event, (Restarted, SessionStarted)):
+                applied.clear()
+            elif isinstance(event, ActionReverted):
+                _undo_till(ActionExecuted, applied)
+            elif isinstance(event, UserUtteranceReverted):
+                _undo_till(UserUttered, applied)
+                _undo_till(ActionExecuted, applied)
+            elif (isinstance(event, ActionExecuted) and event.action_name in self.loop_names
+                  and not tracker._first_loop_execution_or_unhappy_path(event.action_name, applied)):
+                shortest = min(shortest, _undo_loop_execution(event.action_name, applied))
+            else:
+                if isinstance(event, ActionExecuted) and event.action_name not in self.loop_names:
+                    self.plain_actions.add(event.action_name)
+                applied.append(event)
+            shortest = min(shortest, len(applied))
+        self.version += 1
+        if shortest < before:
+            self.cuts.append((self.version, shortest))
+            if len(self.cuts) > KEPT_CUTS:
+                self.floor_version, self.cuts = self.cuts[-1][0], []
+        self.consumed, self.first, self.last = len(events), events[0], events[-1]
+        return True
+
+    def unchanged(self, length: int, since_version: int) -> bool:
+        """The list's first ``length`` events are those it had at ``since_version``."""
+        return since_version >= self.floor_version and all(
+            shortest >= length for version, shortest in self.cuts if version > since_version)
+
+
+KEPT_CUTS = 64
+_APPLIED_ATTRIBUTE = "_perf_applied_events"
+
+
+def _undo_till(event_type: Any, done: List[Any]) -> None:
+    """``DialogueStateTracker._undo_till_previous`` without its copy of the list."""
+    while done:
+        if isinstance(done.pop(), event_type):
+            break
+
+
+def _undo_loop_execution(loop_action_name: str, done: List[Any]) -> int:
+    """``DialogueStateTracker._undo_till_previous_loop_execution`` without its copy of the list;
+    returns the lowest index removed (``len(done)`` when none)."""
+    from rasa.shared.core.events import ActionExecuted, DefinePrevUserUtteredFeaturization, UserUttered
+
+    lowest = len(done)
+    for index in range(len(done) - 1, -1, -1):
+        event = done[index]
+        if isinstance(event, ActionExecuted) and event.action_name == loop_action_name:
+            break
+        if isinstance(event, (ActionExecuted, UserUttered, DefinePrevUserUtteredFeaturization)):
+            del done[index]
+            lowest = index
+    return lowest
+
+
+def _incremental(tracker: Any) -> bool:
+    """A conversation's tracker (not a training tracker, no capped history)."""
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    return type(tracker) is DialogueStateTracker and tracker._max_event_history is None and not tracker.is_rule_tracker
+
+
+def applied_events_of(tracker: Any) -> AppliedEvents:
+    """The tracker's ``AppliedEvents``, brought up to date (read its ``events``, do not change them)."""
+    applied = tracker.__dict__.get(_APPLIED_ATTRIBUTE)
+    if applied is None or not applied.fits(tracker.events) or not applied.extend(tracker):
+        applied = AppliedEvents(tracker.events)
+        applied.extend(tracker)
+        tracker.__dict__[_APPLIED_ATTRIBUTE] = applied
+    return applied
+
+
 class StatesCache:
     """Per conversation and arguments, the states of its history so far (see the module doc)."""
 
@@ -306,6 +476,7 @@ class StatesCache:
         self._scans: "collections.OrderedDict[Tuple, _Scan]" = collections.OrderedDict()
         self._lock = threading.Lock()
         self.replayed_events = 0  # events applied to a replay tracker (what the cache saves is the rest)
+        self.zip_checks = 0  # times the replayed events were compared one by one with the tracker's
 
     def clear(self) -> None:
         with self._lock:
@@ -316,13 +487,16 @@ class StatesCache:
         from rasa.shared.core.events import ActionExecuted
 
         key = (id(domain), tracker.sender_id, omit_unset_slots, ignore_rule_only_turns, _freeze(rule_only_data))
-        applied = tracker.applied_events()
+        source = applied_events_of(tracker) if _incremental(tracker) else None
+        applied = source.events if source is not None else tracker.applied_events()
         with self._lock:
             scan = self._scans.pop(key, None)
-            if scan is None or len(scan.events) > len(applied) or not all(
-                _same_event(cached, event) for cached, event in zip(scan.events, applied)
-            ):
+            if scan is None or len(scan.events) > len(applied):
                 scan = _Scan(replay=tracker.init_copy())
+            elif not (source is not None and scan.source is source and source.unchanged(len(scan.events), scan.version)):
+                self.zip_checks += 1
+                if not all(_same_event(cached, event) for cached, event in zip(scan.events, applied)):
+                    scan = _Scan(replay=tracker.init_copy())
             for event in applied[len(scan.events):]:
                 if isinstance(event, ActionExecuted):
                     self._step(scan, domain, scan.replay, event.hide_rule_turn, omit_unset_slots,
@@ -335,10 +509,14 @@ class StatesCache:
                          last_ml_action_sub_state=scan.last_ml_action_sub_state, turn_was_hidden=scan.turn_was_hidden)
             self._step(last, domain, scan.replay, False, omit_unset_slots, ignore_rule_only_turns, rule_only_data)
             states = scan.states + last.states[len(scan.states[-1:]):]
+            scan.source, scan.version = source, source.version if source is not None else 0
             self._scans[key] = scan
             while len(self._scans) > self.size:
                 self._scans.popitem(last=False)
-            return _copy_states(states)
+            if not getattr(_sliced, "featurizer", False):
+                return _copy_states(states)
+            # in MaxHistoryTrackerFeaturizer.prediction_states: see _install_states_cache
+            return _copy_states(states[_kept_from(states, _sliced.length, _sliced.drop_unlikely):], only=USER_SUB_STATE)
 
     @staticmethod
     def _step(scan: _Scan, domain: Any, tr: Any, hide_rule_turn: bool, omit_unset_slots: bool,
@@ -365,6 +543,10 @@ class StatesCache:
 
 STATES = StatesCache()
 _predicting = threading.local()
+# featurizer: inside MaxHistoryTrackerFeaturizer.prediction_states; length: it keeps only the last `length` states
+# (after dropping those after action_unlikely_intent when drop_unlikely)
+_sliced = threading.local()
+USER_SUB_STATE = "user"  # rasa.shared.nlu.constants... USER: the only sub-state prediction_states' callers change
 
 
 def _cacheable(tracker: Any) -> bool:
@@ -373,8 +555,10 @@ def _cacheable(tracker: Any) -> bool:
 
 
 def _install_states_cache() -> None:
+    from rasa.core.featurizers.tracker_featurizers import MaxHistoryTrackerFeaturizer
     from rasa.core.processor import MessageProcessor
     from rasa.shared.core.domain import Domain
+    from rasa.shared.core.trackers import DialogueStateTracker
 
     original_states = Domain.states_for_tracker_history
     original_predict = MessageProcessor._predict_next_with_tracker
@@ -393,10 +577,36 @@ def _install_states_cache() -> None:
         finally:
             _predicting.active = outer
 
+    def prediction_states(self, trackers, domain, use_text_for_last_user_input=False, ignore_rule_only_turns=False,
+                          rule_only_data=None, ignore_action_unlikely_intent=False):
+        # The original keeps slice_state_history(states, max_history) of each tracker's states (after
+        # removing action_unlikely_intent states, when asked): the states before those are never read.
+        # It and the policies that call it (Memoization, Rule, TED: rasa 3.6.21) change only the user
+        # sub-states (_choose_last_user_input, _remove_user_text_if_intent): the others stay shared.
+        outer = (getattr(_sliced, "featurizer", False), getattr(_sliced, "length", None),
+                 getattr(_sliced, "drop_unlikely", False))
+        _sliced.featurizer, _sliced.length, _sliced.drop_unlikely = True, self.max_history, ignore_action_unlikely_intent
+        try:
+            return original_prediction_states(self, trackers, domain, use_text_for_last_user_input,
+                                              ignore_rule_only_turns, rule_only_data, ignore_action_unlikely_intent)
+        finally:
+            _sliced.featurizer, _sliced.length, _sliced.drop_unlikely = outer
+
+    def applied_events(self):
+        if not _incremental(self):
+            return original_applied_events(self)
+        return list(applied_events_of(self).events)
+
+    original_prediction_states = MaxHistoryTrackerFeaturizer.prediction_states
+    original_applied_events = DialogueStateTracker.applied_events
     states_for_tracker_history.__wrapped__ = original_states  # type: ignore[attr-defined]
     _predict_next_with_tracker.__wrapped__ = original_predict  # type: ignore[attr-defined]
+    prediction_states.__wrapped__ = original_prediction_states  # type: ignore[attr-defined]
+    applied_events.__wrapped__ = original_applied_events  # type: ignore[attr-defined]
     Domain.states_for_tracker_history = states_for_tracker_history  # type: ignore[method-assign]
     MessageProcessor._predict_next_with_tracker = _predict_next_with_tracker  # type: ignore[method-assign]
+    MaxHistoryTrackerFeaturizer.prediction_states = prediction_states  # type: ignore[method-assign]
+    DialogueStateTracker.applied_events = applied_events  # type: ignore[method-assign]
 
 
 # -- 3. action-server answers: the schema checked once ---------------------------------

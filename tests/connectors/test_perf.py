@@ -4,6 +4,7 @@ does exactly what it did on the loop."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from types import SimpleNamespace
@@ -19,6 +20,7 @@ from rasa.core.tracker_store import InMemoryTrackerStore
 from rasa.engine.constants import PLACEHOLDER_MESSAGE, PLACEHOLDER_TRACKER
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.data import TrainingType
 from rasa.shared.nlu.training_data.message import Message
 
@@ -414,3 +416,236 @@ async def test_the_slim_hotel_info_actions_answer_the_same_with_the_latest_turn_
         assert outcomes[0] == outcomes[1] and outcomes[0][1]
         compared += 1
     assert compared > 30
+
+
+# -- applied events kept up to date, states sliced for max_history callers (drift, #15) -----------------
+
+
+@contextlib.contextmanager
+def rasa_alone():
+    """Rasa's own applied_events, states and featurizer while the block runs (none of perf's patches)."""
+    from rasa.core.featurizers.tracker_featurizers import MaxHistoryTrackerFeaturizer
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    patched = [(DialogueStateTracker, "applied_events"), (Domain, "states_for_tracker_history"),
+               (MaxHistoryTrackerFeaturizer, "prediction_states")]
+    saved = [(owner, name, getattr(owner, name)) for owner, name in patched]
+    for owner, name, function in saved:
+        setattr(owner, name, function.__wrapped__)
+    try:
+        yield
+    finally:
+        for owner, name, function in saved:
+            setattr(owner, name, function)
+
+
+def rasas_applied_events(tracker):
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    return DialogueStateTracker.applied_events.__wrapped__(tracker)
+
+
+def with_rewinds(events):
+    """The story with a guest message taken back, an action reverted, a restart and a new session in it."""
+    from rasa.shared.core.events import ActionReverted, Restarted, SessionStarted, UserUtteranceReverted
+
+    third, half = len(events) // 3, len(events) // 2
+    return (events[:third] + [UserUtteranceReverted()] + events[third:half] + [ActionReverted()]
+            + events[half:] + [Restarted()] + events[:third] + [SessionStarted()] + events[third:])
+
+
+def with_unlikely_intents(events):
+    """The story with an action_unlikely_intent after every other guest message (UnexpecTED's action)."""
+    from rasa.shared.core.constants import ACTION_UNLIKELY_INTENT_NAME
+
+    out, guest_messages = [], 0
+    for event in events:
+        out.append(event)
+        if isinstance(event, UserUttered):
+            guest_messages += 1
+            if guest_messages % 2:
+                out.append(ActionExecuted(ACTION_UNLIKELY_INTENT_NAME))
+    return out
+
+
+def growing(domain, events, sender):
+    """One tracker that the events are appended to one by one, as a conversation's tracker grows."""
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    tracker = DialogueStateTracker(sender, domain.slots)
+    for event in events:
+        tracker.update(event)
+        yield tracker
+
+
+def test_applied_events_are_rasas_at_every_event_of_every_story(project):
+    """Every story, rule and test story (with rewinds, reverts, restarts and new sessions added), its
+    tracker growing event by event: the kept applied events are Rasa's, the same event objects,
+    after every event; and they are kept, not recomputed (the same AppliedEvents continues)."""
+    from rasa.shared.core.events import ActiveLoop
+
+    domain, histories = project
+    compared = continued = cuts = 0
+    for number, events in enumerate(histories):
+        for variant in (events, with_rewinds(events)):
+            previous, started_again = None, 0
+            for tracker in growing(domain, variant, f"applied-{number}"):
+                assert [id(e) for e in tracker.applied_events()] == [id(e) for e in rasas_applied_events(tracker)]
+                kept = tracker.__dict__[perf._APPLIED_ATTRIBUTE]
+                continued += kept is previous
+                started_again += previous is not None and kept is not previous
+                previous = kept
+                compared += 1
+            # from the start again only when a loop is named after its action ran (once per loop)
+            assert started_again <= len({e.name for e in variant if isinstance(e, ActiveLoop) and e.name})
+            cuts += bool(previous.cuts)
+    assert compared > 2000
+    assert continued > compared * 0.8
+    assert cuts > len(histories)  # restarts, reverts and forms' earlier runs undone were exercised
+
+
+def test_a_loop_named_after_its_action_ran_recomputes_the_applied_events():
+    """Rasa reads the loop names of the whole history first: an ActiveLoop appended after its action
+    ran as a plain action changes how that action is read; the kept list starts again."""
+    from rasa.shared.core.events import ActiveLoop
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    tracker = DialogueStateTracker("late-loop", DOMAIN.slots)
+    for event in [ActionExecuted("action_listen"), UserUttered("hola", {"name": "greet"}), ActionExecuted("some_form"),
+                  ActionExecuted("action_listen"), UserUttered("x", {"name": "greet"}), ActionExecuted("some_form")]:
+        tracker.update(event)
+        assert tracker.applied_events() == rasas_applied_events(tracker)
+    first = tracker.__dict__[perf._APPLIED_ATTRIBUTE]
+    tracker.update(ActiveLoop("some_form"))
+    assert [id(e) for e in tracker.applied_events()] == [id(e) for e in rasas_applied_events(tracker)]
+    assert len(rasas_applied_events(tracker)) < len(tracker.events)  # the earlier run of the loop is undone
+    assert tracker.__dict__[perf._APPLIED_ATTRIBUTE] is not first
+
+
+def test_a_replaced_history_is_read_again(project):
+    from collections import deque
+
+    domain, histories = project
+    events = max(histories, key=len)
+    tracker = list(growing(domain, events, "replaced"))[-1]
+    tracker.applied_events()
+    tracker.events = deque(fresh(events[: len(events) // 2]))  # not Rasa's way, but a new deque is a new history
+    assert [id(e) for e in tracker.applied_events()] == [id(e) for e in rasas_applied_events(tracker)]
+    tracker.events.append(events[-1])
+    assert [id(e) for e in tracker.applied_events()] == [id(e) for e in rasas_applied_events(tracker)]
+
+
+def test_training_trackers_keep_rasas_applied_events():
+    from rasa.shared.core.generator import TrackerWithCachedStates
+
+    tracker = TrackerWithCachedStates.from_events("training", [ActionExecuted("action_listen")], DOMAIN.slots)
+    tracker.applied_events()
+    assert perf._APPLIED_ATTRIBUTE not in tracker.__dict__
+
+
+def test_states_of_a_growing_tracker_are_rasas_and_continue_without_a_full_check(project):
+    """The conversation's own tracker growing event by event (every story, with rewinds): the
+    cache's states are Rasa's (nothing of perf patched) each time, and the cache tells that its
+    replay is still a prefix without comparing every event (zip_checks)."""
+    domain, histories = project
+    cache = perf.StatesCache()
+    calls = 0
+    for number, events in enumerate(histories[::2]):
+        every = 1 + number % 4  # states asked after each event, or after a few (a revert and more in between)
+        for variant in (events, with_rewinds(events)):
+            for length, tracker in enumerate(growing(domain, variant, f"grow-{number}-{len(variant)}"), start=1):
+                if length % every:
+                    continue
+                for arguments in ARGUMENTS:
+                    cached = cache.states(domain, tracker, **arguments)
+                    with rasa_alone():
+                        expected = domain.states_for_tracker_history(tracker, **arguments)
+                    assert cached == expected
+                    calls += 1
+    assert calls > 1000
+    assert cache.zip_checks < calls / 10  # after a cut below the replay, or a loop named late (rebuilt list)
+
+
+@pytest.mark.parametrize("max_history", [5, 1, None])
+@pytest.mark.parametrize("use_text", [False, True])
+@pytest.mark.parametrize("ignore_unlikely", [False, True])
+def test_max_history_featurizers_get_rasas_prediction_states(project, monkeypatch, max_history, use_text,
+                                                             ignore_unlikely):
+    """What Memoization, Rule and TED policies' featurizer gives them while the processor predicts
+    (states cache, states sliced before they are copied) is what Rasa alone gives, at every event
+    of every story, with rule-only data and without."""
+    from rasa.core.featurizers.single_state_featurizer import SingleStateFeaturizer
+    from rasa.core.featurizers.tracker_featurizers import MaxHistoryTrackerFeaturizer
+
+    domain, histories = project
+    featurizer = MaxHistoryTrackerFeaturizer(SingleStateFeaturizer(), max_history=max_history)
+    monkeypatch.setattr(perf, "STATES", perf.StatesCache())
+    monkeypatch.setattr(perf._predicting, "active", True, raising=False)
+    compared = 0
+    for number, events in enumerate(histories[::4]):
+        variant = with_rewinds(events) if number % 2 else with_unlikely_intents(events)
+        for tracker in growing(domain, variant, f"featurizer-{number}"):
+            for rule_only in (None, RULE_ONLY):
+                arguments = dict(use_text_for_last_user_input=use_text, ignore_rule_only_turns=rule_only is not None,
+                                 rule_only_data=rule_only, ignore_action_unlikely_intent=ignore_unlikely)
+                patched = featurizer.prediction_states([tracker], domain, **arguments)
+                with rasa_alone():
+                    assert featurizer.prediction_states([tracker], domain, **arguments) == patched
+                # what the featurizer changed in its states changed nothing the cache keeps
+                states_arguments = dict(ignore_rule_only_turns=rule_only is not None, rule_only_data=rule_only)
+                cached = perf.STATES.states(domain, tracker, **states_arguments)
+                with rasa_alone():
+                    assert cached == domain.states_for_tracker_history(tracker, **states_arguments)
+                compared += 1
+    assert compared > 500 and perf.STATES.replayed_events > 0
+
+
+MODEL = ROOT / "models" / "hotel.tar.gz"
+
+
+@pytest.mark.model
+@pytest.mark.skipif(not MODEL.exists(), reason=f"{MODEL} is missing: run `make train` first")
+def test_the_trained_policies_predict_what_they_predict_without_perf(project):
+    """The trained model's prediction (action, policy, probabilities, events) before every action of
+    every story, rule and test story (and of each with rewinds, reverts, a restart and a new session
+    added), the tracker growing as a conversation's does: the same with perf's patches as with Rasa alone."""
+    from rasa.core.agent import Agent
+    from rasa.engine.constants import PLACEHOLDER_TRACKER
+
+    domain, histories = project
+    processor = Agent.load(model_path=str(MODEL)).processor
+    nodes = sorted(name for name in processor.graph_runner._instantiated_nodes if "Policy" in name)
+    assert len(nodes) == 3  # Memoization, Rule, TED
+
+    def outcome(prediction):
+        return (prediction.policy_name, prediction.probabilities, prediction.events,
+                prediction.is_end_to_end_prediction, prediction.hide_rule_turn, prediction.action_metadata)
+
+    def policies(tracker):
+        results = processor.graph_runner.run(inputs={PLACEHOLDER_TRACKER: tracker}, targets=nodes)
+        return {name: outcome(results[name]) for name in nodes}
+
+    compared = 0
+    for number, events in enumerate(histories):
+        for variant in (events, with_rewinds(events)):
+            tracker = DialogueStateTracker(f"predict-{number}-{len(variant)}", processor.domain.slots)
+            for event in variant:
+                if isinstance(event, ActionExecuted):
+                    followup = tracker.followup_action  # a prediction takes it off the tracker
+                    patched = processor._predict_next_with_tracker(tracker)
+                    tracker.followup_action = followup
+                    with rasa_alone():
+                        alone = MessageProcessor._predict_next_with_tracker.__wrapped__(processor, tracker)
+                    tracker.followup_action = followup
+                    assert outcome(patched) == outcome(alone)
+                    # and each policy's own prediction, the ones the ensemble did not pick too
+                    perf._predicting.active = True
+                    try:
+                        patched = policies(tracker)
+                    finally:
+                        perf._predicting.active = False
+                    with rasa_alone():
+                        assert policies(tracker) == patched
+                    compared += 1
+                tracker.update(event)
+    assert compared > 1000
