@@ -13,15 +13,18 @@ In one run, on loopback only:
    to both bots, interleaved so both see the same machine load: each measured
    message is the second of a fresh conversation (the first, a greeting,
    starts the session and is not counted). p50 per bot and the ratio;
-4. one conversation of ``--long-turns`` turns (80) per bot, cycling
-   ``LONG_CYCLE``: p50 of the last 20 turns / p50 of the first 20;
+4. ``--long-conversations`` (3) conversations of ``--long-turns`` turns (80)
+   per bot, cycling ``LONG_CYCLE``, the bots' conversations interleaved (bot
+   A's first, bot B's first, A's second, ...) so load changes hit both: for
+   each conversation p50 of its last 20 turns / p50 of its first 20 (the
+   target's definition), then the median of those ratios;
 5. WhatsApp webhook acknowledgement with ``--concurrency`` (30) webhooks in
    flight while their turns run (benchmarks/whatsapp_bench.py's measure):
    p50 / p99 / max;
 6. model size on disk and load time (``Agent.load`` in a fresh process,
    after the imports) of both models.
 
-    .venv/bin/python benchmarks/turn_bench.py [--rounds 3] [--long-turns 80] [--webhooks 300]
+    .venv/bin/python benchmarks/turn_bench.py [--rounds 3] [--long-turns 80] [--long-conversations 3] [--webhooks 300]
 
 Prints a Markdown report with the targets of issue #15 and the machine's load
 average before and after, and writes it to results/turn_bench.md.
@@ -206,9 +209,10 @@ async def measure(args: argparse.Namespace, hotel: Stack, starter: StarterStack)
     await mix_turns(urls, 1)
     UNANSWERED.clear()
     mix = await mix_turns(urls, args.rounds)
-    longs = {}
-    for bot, url in urls.items():
-        longs[bot] = await long_conversation(url, args.long_turns)
+    longs: Dict[str, List[List[float]]] = {bot: [] for bot in urls}
+    for _ in range(args.long_conversations):  # interleaved: each bot's n-th conversation under the same load
+        for bot, url in urls.items():
+            longs[bot].append(await long_conversation(url, args.long_turns))
     ack = await ack_under_load(hotel, args.webhooks, args.concurrency)
     unanswered = {bot: UNANSWERED.get(url, 0) for bot, url in urls.items()}
     return {"mix": mix, "long": longs, "ack": ack, "unanswered": unanswered}
@@ -221,10 +225,12 @@ def report(args: argparse.Namespace, results: Dict[str, object], sizes: Dict[str
     p50 = {bot: statistics.median(values) for bot, values in flat.items()}
     turn_ratio = p50["hotel"] / p50["starter"]
     window = 20
-    drift = {}
-    for bot, times in results["long"].items():
-        drift[bot] = (statistics.median(times[:window]), statistics.median(times[-window:]))
-    hotel_drift = drift["hotel"][1] / drift["hotel"][0]
+    drifts = {bot: [(statistics.median(times[:window]), statistics.median(times[-window:])) for times in conversations]
+              for bot, conversations in results["long"].items()}
+    ratios = {bot: [last / first for first, last in pairs] for bot, pairs in drifts.items()}
+    drift = {bot: (statistics.median(first for first, _ in pairs), statistics.median(last for _, last in pairs))
+             for bot, pairs in drifts.items()}
+    hotel_drift = statistics.median(ratios["hotel"])
     ack = results["ack"]
     lines = [
         f"Turn benchmark ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, loopback; "
@@ -235,8 +241,9 @@ def report(args: argparse.Namespace, results: Dict[str, object], sizes: Dict[str
         f"| REST turn p50, mix of {len(MIX)} messages × {args.rounds} | {ms(p50['starter'])} | {ms(p50['hotel'])} | "
         f"{turn_ratio:.2f}× | ≤ {TARGETS['turn_ratio']}× {verdict(turn_ratio, TARGETS['turn_ratio'])} |",
         f"| REST turn p99 | {ms(percentile(flat['starter'], 99))} | {ms(percentile(flat['hotel'], 99))} | | |",
-        f"| {args.long_turns}-turn conversation: p50 turns 0-19 → last 20 | {ms(drift['starter'][0])} → {ms(drift['starter'][1])} "
-        f"({drift['starter'][1] / drift['starter'][0]:.2f}×) | {ms(drift['hotel'][0])} → {ms(drift['hotel'][1])} | "
+        f"| {args.long_turns}-turn conversation × {args.long_conversations}: p50 turns 0-19 → last 20, median ratio "
+        f"| {ms(drift['starter'][0])} → {ms(drift['starter'][1])} ({statistics.median(ratios['starter']):.2f}×) "
+        f"| {ms(drift['hotel'][0])} → {ms(drift['hotel'][1])} | "
         f"{hotel_drift:.2f}× | ≤ {TARGETS['drift']}× {verdict(hotel_drift, TARGETS['drift'])} |",
         f"| WhatsApp webhook ack, {ack['count']} webhooks, {ack['concurrency']} in flight | | p50 {ms(ack['p50'])}, "
         f"p99 {ms(ack['p99'])}, max {ms(ack['max'])} | | p99 ≤ {TARGETS['ack_p99_ms']:.0f} ms "
@@ -250,8 +257,16 @@ def report(args: argparse.Namespace, results: Dict[str, object], sizes: Dict[str
         f"Under load: {ack['count']} webhooks acknowledged in {ack['sent_in']:.2f} s; "
         f"{'all' if ack['answered'] else 'NOT all'} replies at the Graph API after {ack['answered_in']:.1f} s "
         f"({ack['count'] / ack['answered_in']:.1f} turns/s).",
-        f"REST turns answered with no message (mix and long conversation): starter {results['unanswered']['starter']}, "
-        f"hotel {results['unanswered']['hotel']} of {len(flat['hotel']) + args.long_turns} each.",
+        f"REST turns answered with no message (mix and long conversations): starter {results['unanswered']['starter']}, "
+        f"hotel {results['unanswered']['hotel']} of {len(flat['hotel']) + args.long_turns * args.long_conversations} each.",
+        "",
+        f"Each {args.long_turns}-turn conversation (in the order run; p50 of turns 0-19 → p50 of the last 20, ratio):",
+        "",
+        "| conversation | starter | hotel |",
+        "|---|---|---|",
+        *(f"| {number + 1} | {ms(drifts['starter'][number][0])} → {ms(drifts['starter'][number][1])} "
+          f"({ratios['starter'][number]:.2f}×) | {ms(drifts['hotel'][number][0])} → {ms(drifts['hotel'][number][1])} "
+          f"({ratios['hotel'][number]:.2f}×) |" for number in range(args.long_conversations)),
         "",
         "REST turn p50 per message (starter / hotel):",
         "",
@@ -271,6 +286,8 @@ def main() -> None:
     parser.add_argument("--starter-dir", type=Path, help="a starter bot trained before (default: train one now)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--long-turns", type=int, default=80)
+    parser.add_argument("--long-conversations", type=int, default=3,
+                        help="long conversations per bot (interleaved); the drift is the median of their ratios")
     parser.add_argument("--webhooks", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=30)
     parser.add_argument("--skip-load", action="store_true", help="do not measure load times (quicker runs)")
