@@ -38,10 +38,34 @@ flag set around ``_predict_next_with_tracker``), never for training
 trackers; a conversation whose events are not an extension of the cached
 ones (a rewind, a reverted action, a replaced history) is replayed from the
 start. Returned states are copies (aliasing between sub-states kept, as
-callers change the last state in place). The seam: the source of
-``Domain.states_for_tracker_history`` and
-``DialogueStateTracker.generate_all_prior_trackers`` must be the one this
-was written for (``STATES_SOURCE_SHA``).
+callers change the last state in place).
+
+The cache's inputs are kept cheap too (the drift of a long conversation,
+measured 2026-12-02: Rasa's ``applied_events()``, a walk of every event, was
+called 9 times a turn and was most of what grew):
+
+- ``AppliedEvents``: a conversation's tracker (``DialogueStateTracker``
+  itself, no capped history, not a rule tracker: never a training tracker)
+  keeps its applied events and continues Rasa's loop with the events
+  appended since the last call (``DialogueStateTracker.applied_events`` is
+  patched for those trackers). Rasa's loop first reads the names of every
+  loop activated in the whole history; an appended ``ActiveLoop`` naming a
+  loop whose action was already taken as a plain action makes the list start
+  again from the first event. The tracker's deque must be the same object
+  with its first and last kept events in place (Rasa only appends to it).
+  Each update that removed applied events records the shortest length the
+  list had, so the states cache checks in O(1) that its replay is still a
+  prefix (event by event only for another tracker object).
+- Inside ``MaxHistoryTrackerFeaturizer.prediction_states`` (Memoization,
+  Rule and TED policies), the states are sliced to those the featurizer keeps
+  (``max_history``, after dropping ``action_unlikely_intent`` states when
+  asked) before they are copied, and only their user sub-states are copied:
+  in rasa 3.6.21 the featurizer (``_choose_last_user_input``,
+  ``_remove_user_text_if_intent``) and those policies change nothing else of
+  a state.
+
+The seams: the source of every Rasa function mirrored or relied on here must
+be the one this was written for (``STATES_SOURCE_SHA``).
 
 3. Action-server answers validated against a schema checked once. Rasa
 checks every answer of the action server (``RemoteAction._validate_action_result``)
