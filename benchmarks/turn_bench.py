@@ -22,7 +22,8 @@ In one run, on loopback only:
    flight while their turns run (benchmarks/whatsapp_bench.py's measure):
    p50 / p99 / max;
 6. model size on disk and load time (``Agent.load`` in a fresh process,
-   after the imports) of both models.
+   after the imports; the hotel bot's with connectors/safeguards.py's
+   install timed too, as ``rasa run`` does it) of both models.
 
     .venv/bin/python benchmarks/turn_bench.py [--rounds 3] [--long-turns 80] [--long-conversations 3] [--webhooks 300]
 
@@ -181,13 +182,18 @@ async def long_conversation(url: str, turns: int) -> List[float]:
         return [await rest_turn(http, url, sender, LONG_CYCLE[i % len(LONG_CYCLE)]) for i in range(turns)]
 
 
-def load_time(model: Path, cwd: Path) -> float:
-    """Seconds ``Agent.load`` takes in a fresh process (imports not counted)."""
+def load_time(model: Path, cwd: Path, project: bool = False) -> float:
+    """Seconds ``Agent.load`` takes in a fresh process (imports of ``rasa.core.agent`` not counted).
+
+    ``project``: connectors/safeguards.py's ``install`` first, timed with the load, as in ``rasa run``
+    (the project's tracker store installs it before the model is loaded; connectors/perf.py's model
+    load is one of its patches)."""
     code = (
         "import time, sys\n"
         "from rasa.core.agent import Agent\n"
         "started = time.perf_counter()\n"
-        "agent = Agent.load(model_path=sys.argv[1])\n"
+        + ("from connectors import safeguards\nsafeguards.install()\n" if project else "")
+        + "agent = Agent.load(model_path=sys.argv[1])\n"
         "assert agent.is_ready()\n"
         "print('\\nLOAD', time.perf_counter() - started)\n"
     )
@@ -309,7 +315,7 @@ def main() -> None:
         sizes = {"starter": starter_model(folder).stat().st_size / 1e6, "hotel": model_copy.stat().st_size / 1e6}
         print("measuring model load times ...", flush=True)
         loads = ({} if args.skip_load else
-                 {"starter": load_time(starter_model(folder), folder), "hotel": load_time(model_copy, ROOT)})
+                 {"starter": load_time(starter_model(folder), folder), "hotel": load_time(model_copy, ROOT, project=True)})
         (workdir / "hotel").mkdir()
         hotel = Stack(workdir / "hotel", redis_prefix=unique_prefix("turn-bench"))
         hotel.model = model_copy

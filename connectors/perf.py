@@ -99,6 +99,21 @@ for the GIL each time it wakes up (a webhook arriving, a reply written) while
 the inference thread runs Python code; with 5 ms per wait an acknowledgement
 took tens of milliseconds under load.
 
+6. Models loaded without a training step. Rasa's ``RasaModel.load`` (TED
+and the ResponseSelector) builds the model's variables by ``fit`` on one
+example before restoring the trained weights: Keras traces the whole training
+step (loss, gradients, optimizer update) as a graph for a step whose result is
+thrown away, most of ``Agent.load``'s time (cProfile, 2026-12-03: 21.6 of
+28.5 s). For prediction (``finetune_mode`` false) the patch traces the
+model's loss alone, forward, as a graph (so every variable of both branches of
+each ``tf.cond`` exists, as after ``fit``), then restores the weights and warms
+the prediction function as Rasa does; the optimizer's slots in the checkpoint
+are left unread (``expect_partial``), nothing predicts with them. Fine-tuning
+keeps Rasa's own load. tests/connectors/test_perf.py loads the trained model
+both ways and compares every variable of both models, by checkpoint path, and
+their predictions. The seam: ``RasaModel.load``'s source
+(``STATES_SOURCE_SHA``).
+
 Installed from connectors/safeguards.py (``install``), like every
 process-wide change this project makes to Rasa.
 """
@@ -141,6 +156,8 @@ STATES_SOURCE_SHA = {
     "MaxHistoryTrackerFeaturizer.slice_state_history": "f90eb9f4789d2c10",
     "TrackerFeaturizer._remove_action_unlikely_intent_from_states": "c2bed0e9c82d6fca",
     "tracker_featurizers._is_prev_action_unlikely_intent_in_state": "062de8dc6bce69ac",
+    # what the model load without a training step replaces
+    "RasaModel.load": "84fd81c0fdd01a80",
 }
 # actions that read the latest message, slots and sender only: they get the latest turn's events
 # (action_share_location and action_business_hours, actions/hotel_info.py, read the hotel from the latest
@@ -180,8 +197,10 @@ def check_seams() -> None:
     from rasa.core.featurizers.tracker_featurizers import MaxHistoryTrackerFeaturizer, TrackerFeaturizer
     from rasa.shared.core.domain import Domain
     from rasa.shared.core.trackers import DialogueStateTracker
+    from rasa.utils.tensorflow.models import RasaModel
 
-    for name, function in (("Domain.states_for_tracker_history", Domain.states_for_tracker_history),
+    for name, function in (("RasaModel.load", RasaModel.load),
+                           ("Domain.states_for_tracker_history", Domain.states_for_tracker_history),
                            ("DialogueStateTracker.generate_all_prior_trackers",
                             DialogueStateTracker.generate_all_prior_trackers),
                            ("DialogueStateTracker.applied_events", DialogueStateTracker.applied_events),
@@ -235,6 +254,7 @@ def install() -> None:
     _install_states_cache()
     _install_action_result_validator()
     _install_slim_trackers()
+    _install_model_load_without_training_step()
     sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_SECONDS))
     _installed = True
     logger.info("perf: model graph runs in the inference thread, off the event loop; dialogue states cached")
@@ -705,3 +725,35 @@ def _install_slim_trackers() -> None:
 
     _action_call_format.__wrapped__ = original  # type: ignore[attr-defined]
     RemoteAction._action_call_format = _action_call_format  # type: ignore[method-assign]
+
+
+def _install_model_load_without_training_step() -> None:
+    import tensorflow as tf
+    from rasa.utils.tensorflow.constants import LEARNING_RATE, RUN_EAGERLY
+    from rasa.utils.tensorflow.data_generator import RasaBatchDataGenerator
+    from rasa.utils.tensorflow.models import RasaModel
+
+    rasas_load = RasaModel.load.__func__
+
+    def load(cls, model_file_name, model_data_example, predict_data_example=None, finetune_mode=False,
+             *args, **kwargs):
+        if finetune_mode:  # training goes on from the optimizer's state: Rasa's own load
+            return rasas_load(cls, model_file_name, model_data_example, predict_data_example, finetune_mode,
+                              *args, **kwargs)
+        model = cls(*args, **kwargs)
+        config = kwargs.get("config", {})
+        model.compile(optimizer=tf.keras.optimizers.Adam(config.get(LEARNING_RATE, 0.001)),
+                      run_eagerly=config.get(RUN_EAGERLY))
+        batch, _ = RasaBatchDataGenerator(model_data_example, batch_size=1, shuffle=False)[0]
+        model._training = True  # what train_step sets around batch_loss: the same layers are built
+        try:
+            tf.function(model.batch_loss)(batch)
+        finally:
+            model._training = None
+        model.load_weights(model_file_name).expect_partial()
+        if predict_data_example:
+            model.run_inference(predict_data_example)  # as Rasa: the first prediction traces the graph
+        return model
+
+    load.__wrapped__ = rasas_load  # type: ignore[attr-defined]
+    RasaModel.load = classmethod(load)  # type: ignore[method-assign]

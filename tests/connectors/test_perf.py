@@ -649,3 +649,74 @@ def test_the_trained_policies_predict_what_they_predict_without_perf(project):
                     compared += 1
                 tracker.update(event)
     assert compared > 1000
+
+
+def _tf_models(processor):
+    """The trained TF models of a loaded graph (TED's and the ResponseSelector's), by node name."""
+    found = {}
+    for name, node in processor.graph_runner._instantiated_nodes.items():
+        model = getattr(node._component, "model", None)
+        if model is not None and hasattr(model, "run_inference"):
+            found[name] = model
+    return found
+
+
+def _variables(model, folder):
+    """Every variable of ``model`` by its checkpoint path (the optimizer's left out), as numpy arrays."""
+    import tensorflow as tf
+
+    path = str(folder / "weights")
+    model.save_weights(path, save_format="tf")
+    return {key: tf.train.load_variable(path, key) for key, _ in tf.train.list_variables(path)
+            if "optimizer" not in key and key != "_CHECKPOINTABLE_OBJECT_GRAPH"}
+
+
+@pytest.mark.model
+@pytest.mark.skipif(not MODEL.exists(), reason=f"{MODEL} is missing: run `make train` first")
+async def test_models_loaded_without_a_training_step_are_the_trained_models(project, tmp_path):
+    """Loaded by perf (the loss traced forward, no fit) and by Rasa alone (fit on one example): every
+    variable of TED and of the ResponseSelector, found by checkpoint path, is the same array, none is
+    missing on either side, and both graphs parse and predict the same."""
+    import numpy as np
+    from rasa.core.agent import Agent
+    from rasa.utils.tensorflow.models import RasaModel
+
+    patched_agent = Agent.load(model_path=str(MODEL))
+    patched_load = RasaModel.load
+    RasaModel.load = classmethod(patched_load.__wrapped__)
+    try:
+        alone_agent = Agent.load(model_path=str(MODEL))
+    finally:
+        RasaModel.load = patched_load
+    patched, alone = _tf_models(patched_agent.processor), _tf_models(alone_agent.processor)
+    assert len(patched) == 2 and patched.keys() == alone.keys()
+    for name in patched:
+        (tmp_path / f"p-{name}").mkdir()
+        (tmp_path / f"a-{name}").mkdir()
+        ours, rasas = _variables(patched[name], tmp_path / f"p-{name}"), _variables(alone[name], tmp_path / f"a-{name}")
+        assert len(rasas) > 20 and ours.keys() == rasas.keys(), name
+        assert all(np.array_equal(ours[key], rasas[key]) for key in rasas), name
+
+    texts = ["hola", "is there wifi in the rooms?", "a que hora es el desayuno", "can I bring my dog",
+             "donde aparco", "what time is check out", "quiero reservar una suite", "cancel BK123456"]
+    for text in texts:
+        ours = await patched_agent.parse_message(text)
+        rasas = await alone_agent.parse_message(text)
+        assert ours["response_selector"] == rasas["response_selector"], text
+        assert ours["intent_ranking"] == rasas["intent_ranking"], text
+
+    domain, histories = project
+    compared = 0
+    for number, events in enumerate(histories[:60]):
+        tracker = DialogueStateTracker(f"load-{number}", patched_agent.processor.domain.slots)
+        for event in events:
+            if isinstance(event, ActionExecuted):
+                followup = tracker.followup_action
+                ours = patched_agent.processor._predict_next_with_tracker(tracker)
+                tracker.followup_action = followup
+                rasas = alone_agent.processor._predict_next_with_tracker(tracker)
+                tracker.followup_action = followup
+                assert (ours.policy_name, ours.probabilities) == (rasas.policy_name, rasas.probabilities)
+                compared += 1
+            tracker.update(event)
+    assert compared > 200
