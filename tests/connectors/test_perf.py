@@ -682,12 +682,13 @@ async def test_models_loaded_without_a_training_step_are_the_trained_models(proj
     from rasa.utils.tensorflow.models import RasaModel
 
     patched_agent = Agent.load(model_path=str(MODEL))
-    patched_load = RasaModel.load
-    RasaModel.load = classmethod(patched_load.__wrapped__)
+    patched_load = RasaModel.__dict__["load"]  # the classmethod itself: RasaModel.load is bound to RasaModel
+    RasaModel.load = classmethod(patched_load.__func__.__wrapped__)
     try:
         alone_agent = Agent.load(model_path=str(MODEL))
     finally:
         RasaModel.load = patched_load
+    assert RasaModel.__dict__["load"] is patched_load
     patched, alone = _tf_models(patched_agent.processor), _tf_models(alone_agent.processor)
     assert len(patched) == 2 and patched.keys() == alone.keys()
     for name in patched:
