@@ -16,7 +16,7 @@ from typing import Optional
 
 import dateparser
 
-from actions.text import normalise
+from actions.text import normalise as _text_normalise
 
 MONTHS = (
     "enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|setiembre|octubre|noviembre|diciembre|"
@@ -35,6 +35,14 @@ NUMBER_WORDS = {
     "once": 11, "eleven": 11, "doce": 12, "twelve": 12, "catorce": 14, "fourteen": 14,
 }
 _DAY = r"(\d{1,2})(?:st|nd|rd|th|º|o)?"
+# "18 d marzo": WhatsApp Spanish drops the "e" of "de"
+_D_MONTH = re.compile(rf"\b(\d{{1,2}})\s+d\s+(?=(?:{MONTHS})\b)")
+
+
+def normalise(text: str) -> str:
+    return _D_MONTH.sub(r"\1 de ", _text_normalise(text))
+
+
 _MONTH_DAY = re.compile(rf"\b{_DAY}\s*(?:de\s+|of\s+)?(?:{MONTHS})\.?\b(?:,?\s*(?:de\s+|del\s+)?(\d{{4}}))?")
 _DAY_MONTH_EN = re.compile(rf"\b(?:{MONTHS})\.?\s+{_DAY}\b(?:,?\s*(\d{{4}}))?")
 _ISO = re.compile(r"\b(\d{4})[/.\-](\d{1,2})[/.\-](\d{1,2})\b")  # 2026-12-05
@@ -302,8 +310,8 @@ def parse_stay(text: str, today: dt.date) -> StayDates:
     return StayDates(checkin, None)
 
 
-# "mejor 3 noches q el lunes es fiesta", "del 4 al 6 because on the 7th I work": the reason's day is no stay date
-_REASON = re.compile(r"\b(?:porque|pq|xq|because|cause|cuz|coz|since|ya que|que|q)\b")
+# "mejor 3 noches q el lunes es fiesta", "3 noches asi vemos el domingo", "del 4 al 6 because on the 7th I work": the reason's day is no stay date
+_REASON = re.compile(r"\b(?:porque|pq|xq|because|cause|cuz|coz|since|ya que|asi|so that|so we can|que|q)\b")
 _STAY_WORDS = re.compile(
     r"\b(?:llego|llegamos|llegada|arrive|arriving|arrival|check ?in|entrada|desde|from|until|till|hasta|leaving|leave|salgo|"
     r"salimos|nos vamos|me voy|salida|check ?out|departure|depart)\b"

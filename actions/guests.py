@@ -1,14 +1,15 @@
 """Number of guests from a free-text answer, as people say it.
 
 "somos 2 adultos y un niño" -> 3, "family of five" -> 5, "somos 4 + 1 niño" -> 5,
-"me, my wife and our son" -> 3, "yo y mis 2 hijos" -> 3, "nosotros dos" -> 2.
+"me, my wife and our son" -> 3, "yo y mis 2 hijos" -> 3, "nosotros dos" -> 2,
+"me, my husband and our 2 little rascals" -> 4, "3 of us, 2 adults and a teen" -> 3.
 """
 from __future__ import annotations
 
 import re
 from typing import Optional
 
-from actions.dates import NUMBER_WORDS
+from actions.dates import _AGES, NUMBER_WORDS
 from actions.text import normalise
 
 _NUM = r"(\d{1,2}|" + "|".join(sorted(NUMBER_WORDS, key=len, reverse=True)) + r")"
@@ -29,8 +30,21 @@ _GROUP = re.compile(
 )
 _SOMOS = re.compile(
     rf"\b(?:somos los|somos las|seremos los|seremos las|somos|seremos|vamos|vendremos|we are|we're|were|we will be|we'll be|there are|there will be|"
-    rf"for|para|nosotros)\s+{_NUM}\b"
+    rf"for|para|pa|nosotros)\s+{_NUM}\b"
     r"(?!\s*(?:noches?|nights?|dias|days|semanas?|weeks?|de\b|of\b(?! us)|/|th\b|st\b|nd\b|rd\b|am\b|pm\b|h\b))"
+)
+# "3 of us": the party's total; a breakdown after it ("2 adults and a teen") is not more people
+_TOTAL_US = re.compile(rf"\b{_NUM}\s+(?:of us|de nosotros|de nosotras)\b")
+_ADDED = re.compile(r"^\s*(?:,\s*)?(?:and|plus|y|mas|with|con)\b")
+# "our 2 little monsters", "mis 3 fieras": a counted party whatever the noun
+_OWN_COUNT = re.compile(
+    rf"\b(?:our|my|mis|nuestros|nuestras)\s+{_NUM}\b"
+    r"(?!\s*(?:noches?|nights?|dias|days|semanas?|weeks?|rooms?|habitaciones|camas|beds|bags|maletas|cars?|coches?|"
+    r"dogs?|perros?|gatos?|cats?|pets?|mascotas|anos|years?|yrs?|meses|months?))"
+)
+# "our 8 month old", "my 2 year old": one child, said by age
+_AGED_ONE = re.compile(
+    r"\b(?:our|my|mi|nuestro|nuestra|the|el|la)\s+\d{1,2}[\s-]*(?:months?|mos?|years?|yrs?|meses|anos)[\s-]*(?:old|de edad)?\b"
 )
 _SUM = re.compile(rf"\b{_NUM}\s*(?:mas|plus)\s*{_NUM}\b")
 _ALONE = re.compile(r"\b(?:solo yo|yo solo|yo sola|sola|solo|just me|only me|alone|myself|una persona|just one|solo uno|solo una)\b")
@@ -71,7 +85,10 @@ def _value(token: str) -> int:
 
 def _listed_people(norm: str) -> Optional[int]:
     """People named one by one or counted ("2 adultos y un bebé", "me, my wife and our son"), or None."""
-    counted = sum(_value(m.group(1)) for m in _COUNTED.finditer(norm))
+    aged = len(_AGED_ONE.findall(norm))
+    norm = _AGES.sub(" ", _AGED_ONE.sub(" ", norm))  # "(6 and 9 yrs)", "de 8 meses": ages, not people
+    counted = aged + sum(_value(m.group(1)) for m in _COUNTED.finditer(norm))
+    counted += sum(_value(m.group(1)) for m in _OWN_COUNT.finditer(norm) if not _COUNTED.match(norm, m.start(1)))
     counted += sum(_value(m.group(1)) for m in _NUM_AND_MORE.finditer(norm))
     counted += len(_ONE_MORE.findall(norm)) if counted else 0
     counted += 2 * len(_PARENTS.findall(norm))
@@ -81,8 +98,8 @@ def _listed_people(norm: str) -> Optional[int]:
     if not (counted or relatives):
         return None
     self_listed = bool(_SELF.search(norm))
-    if relatives and not counted and not self_listed and not re.search(r"\b(?:and|y|con|with|,)\b|,", norm):
-        return None  # "my wife" alone does not say who else comes
+    if not counted and not self_listed and (relatives == 1 or not re.search(r"\b(?:and|y|con|with)\b|,", norm)):
+        return None  # "my wife" alone does not say who else comes; "my boss extended the trip" names nobody who does
     return counted + relatives + (1 if self_listed and (relatives or counted) else 0)
 
 
@@ -92,6 +109,11 @@ def parse_guests(text: str, *, bare_number_allowed: bool = True) -> Optional[int
     match = _GROUP.search(norm)
     if match:
         return _value(match.group(1) or match.group(2))
+    match = _TOTAL_US.search(norm)
+    if match:
+        total, after = _value(match.group(1)), norm[match.end():]
+        more = (_listed_people(after) or len(_ONE_MORE.findall(after))) if _ADDED.match(after) else None
+        return total + more if more else total
     match = _SUM.search(norm)
     if match:
         rest = norm[:match.start()] + " " + norm[match.end():]

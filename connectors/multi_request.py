@@ -120,7 +120,7 @@ QUESTION_STARTS = (
     "dejais", "admiten", "admitis", "aceptan", "aceptais", "permiten", "permitis", "incluye", "esta incluido",
     "esta incluida", "hace falta", "se admiten", "se permiten", "se permite", "se aceptan", "se sirve", "sirven",
 )
-_BLANK = " ,\t\r\n"
+_BLANK = " ,:\t\r\n"
 _PAYLOAD = re.compile(r"(?:^|[\s,.;:!?¿¡])/")
 # a day, a number or a month: a clause that names one ("do you have rooms for the 10th?") keeps it for the request
 _STAY_WORDS = re.compile(
@@ -143,7 +143,9 @@ _QUESTION_START = re.compile(rf"^[¿¡\s]*(?:{_phrase_pattern(QUESTION_STARTS)})
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
 # where a clause may end: sentence punctuation (kept with the clause before), a comma, or a connector word
 _SENTENCE_END = re.compile(r"(?:\?+|!+|;|\.{2,}|…|\.(?=\s)|\n+)")
-_SOFT_BOUNDARY = re.compile(rf",|\s(?=(?:{_phrase_pattern(CONNECTORS)})\b)", re.IGNORECASE)
+_SOFT_BOUNDARY = re.compile(rf",|:|\s(?=(?:{_phrase_pattern(CONNECTORS)})\b)", re.IGNORECASE)
+# "y el último día, hasta qué hora...": after a connector the question word may come a few words in
+QUESTION_WITHIN_WORDS = 5
 
 
 @dataclass(frozen=True)
@@ -179,15 +181,22 @@ def _starts_question(rest: str) -> bool:
     return bool(_QUESTION_START.match(_fold(_strip_connectors(rest))))
 
 
+def _asks_soon(rest: str) -> bool:
+    core = _fold(_strip_connectors(rest))
+    return any(_QUESTION_START.match(core[w.start():]) for w in list(_WORD.finditer(core))[:QUESTION_WITHIN_WORDS])
+
+
 def clauses(text: str) -> List[Clause]:
-    """The message cut at sentence ends, and at commas/connectors that open a question."""
+    """The message cut at sentence ends, at commas/colons that open a question, and at connectors
+    followed by a question within a few words."""
     cuts = {0, len(text)}
     for match in _SENTENCE_END.finditer(text):
         cuts.add(match.end())
     for match in _SOFT_BOUNDARY.finditer(text):
-        position = match.start() if match.group() != "," else match.end()
-        if _starts_question(text[position:]):
-            cuts.add(position if match.group() != "," else match.start())
+        punctuation = match.group() in (",", ":")
+        rest = text[match.end() if punctuation else match.start():]
+        if _starts_question(rest) or (not punctuation and _asks_soon(rest)):
+            cuts.add(match.start())
     ordered = sorted(cuts)
     result = []
     for start, end in zip(ordered, ordered[1:]):

@@ -242,3 +242,19 @@ def test_the_bot_waits_for_an_answer_inside_a_form_or_after_its_own_question():
         "utter_action": "utter_greet"})])
     assert mr.awaiting_answer(form) and mr.awaiting_answer(offer)
     assert not mr.awaiting_answer(greeting) and not mr.awaiting_answer(None)
+
+
+@pytest.mark.parametrize("text, questions", [
+    # a colon opens the first question; the connector's question word comes a few words in
+    ("hola, un par de dudas: hay piscina en el hotel y al llegar pronto a que hora nos dan la llave?",
+     ["hay piscina en el hotel", "al llegar pronto a que hora nos dan la llave?"]),
+    ("quick ones: do you have a gym and for the last morning when do we need to be out?",
+     ["do you have a gym", "for the last morning when do we need to be out?"]),
+])
+def test_questions_after_a_colon_or_a_few_words_after_the_connector_are_clauses_of_their_own(text, questions):
+    assert [c.core for c in mr.candidates(text)] == questions
+
+
+def test_a_connector_far_from_any_question_word_is_no_boundary():
+    text = "we want the double and my husband says the view from the big window must be the best one?"
+    assert [c.text for c in mr.clauses(text)] == [text]

@@ -287,6 +287,8 @@ def test_the_weekend_of_a_given_day(text, checkin, checkout):
     "text, checkin, checkout",
     [
         ("mejor 3 noches q el lunes es fiesta", None, None),  # the Monday is the reason, not the arrival
+        ("mejor 2 noches asi vemos el partido del sabado", None, None),  # "asi": a purpose, not the arrival
+        ("make it 4 nights so that we can see the market on sunday", None, None),
         ("del 4 al 6 de diciembre porque el 7 trabajo", dt.date(2026, 12, 4), dt.date(2026, 12, 6)),
         ("quiero que sea del 4 al 6 de diciembre", dt.date(2026, 12, 4), dt.date(2026, 12, 6)),
         ("llegamos el viernes que es festivo y nos vamos el domingo", dt.date(2026, 11, 27), dt.date(2026, 11, 29)),
@@ -311,3 +313,10 @@ def test_a_reason_clause_gives_no_stay_date(text, checkin, checkout):
 )
 def test_a_range_inside_a_long_message(text, checkin, checkout):
     assert parse_stay(text, TODAY) == StayDates(checkin, checkout)
+
+
+@pytest.mark.parametrize(
+    "text, expected", [("el 9 d enero", dt.date(2027, 1, 9)), ("llego el 14 d diciembre", dt.date(2026, 12, 14))]
+)
+def test_de_shortened_to_d_before_a_month(text, expected):
+    assert parse_date(text, TODAY) == expected

@@ -107,3 +107,33 @@ def test_party_phrases_and_corrections(text, expected):
 @pytest.mark.parametrize("text", ["make that 4 nights", "sorry, 3 nights", "actually the 4th", "perdona, el 4 de mayo"])
 def test_a_corrected_stay_is_not_a_party(text):
     assert parse_guests(text, bare_number_allowed=False) is None
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        # a counted party whatever the noun, after a possessive
+        ("me, my girlfriend and our 3 rugrats", 5),
+        ("yo, mi marido y nuestras 2 fieras", 4),
+        ("our 2 rooms for me and my brother", 2),  # rooms are not people
+        # a child said by age
+        ("me, my husband and our 2 year old", 3),
+        ("me and my 10 month old", 2),
+        # "N of us" is the total; a breakdown after it adds nobody
+        ("4 of us, two adults and two teenagers", 4),
+        ("somos 3 de nosotros, 2 adultos y un niño", 3),
+        ("just 2 of us plus a baby", 3),
+        # WhatsApp "pa" for "para"
+        ("una doble pa 2", 2),
+        ("pa 3 personas", 3),
+    ],
+)
+def test_parties_said_around_the_count(text, expected):
+    assert parse_guests(text, bare_number_allowed=False) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["sorry make that 4 nights, my manager moved the meeting", "perdona, 2 noches mas q mi jefe lo alarga"]
+)
+def test_someone_named_in_a_stay_correction_is_not_the_party(text):
+    assert parse_guests(text, bare_number_allowed=False) is None
