@@ -114,6 +114,16 @@ both ways and compares every variable of both models, by checkpoint path, and
 their predictions. The seam: ``RasaModel.load``'s source
 (``STATES_SOURCE_SHA``).
 
+7. RulePolicy's debug line built only for debug logging. Each of its
+predictions formats every dialogue state of the session into a string (and
+deep-copies it) as an argument of ``structlogger.debug``, even when debug
+logging is off: work that grows with the conversation (py-spy, 2026-12-04:
+2 samples over turns 8-47, 19 over turns 200-239). With the ``rasa`` logger
+above DEBUG (Rasa configures structlog from the same level) RulePolicy's
+``format_tracker_states`` returns an empty string; the string is read by
+nothing else. The seam: ``RulePolicy._find_action_from_rules``'s source
+(``STATES_SOURCE_SHA``).
+
 Installed from connectors/safeguards.py (``install``), like every
 process-wide change this project makes to Rasa.
 """
@@ -158,6 +168,8 @@ STATES_SOURCE_SHA = {
     "tracker_featurizers._is_prev_action_unlikely_intent_in_state": "062de8dc6bce69ac",
     # what the model load without a training step replaces
     "RasaModel.load": "84fd81c0fdd01a80",
+    # reads format_tracker_states only for its debug line
+    "RulePolicy._find_action_from_rules": "be6da6ee0f5429bd",
 }
 # actions that read the latest message, slots and sender only: they get the latest turn's events
 # (action_share_location and action_business_hours, actions/hotel_info.py, read the hotel from the latest
@@ -195,11 +207,13 @@ def check_seams() -> None:
             problems.append(f"MessageProcessor._run_prediction_loop no longer contains {fragment!r}")
     from rasa.core.featurizers import tracker_featurizers
     from rasa.core.featurizers.tracker_featurizers import MaxHistoryTrackerFeaturizer, TrackerFeaturizer
+    from rasa.core.policies.rule_policy import RulePolicy
     from rasa.shared.core.domain import Domain
     from rasa.shared.core.trackers import DialogueStateTracker
     from rasa.utils.tensorflow.models import RasaModel
 
     for name, function in (("RasaModel.load", RasaModel.load),
+                           ("RulePolicy._find_action_from_rules", RulePolicy._find_action_from_rules),
                            ("Domain.states_for_tracker_history", Domain.states_for_tracker_history),
                            ("DialogueStateTracker.generate_all_prior_trackers",
                             DialogueStateTracker.generate_all_prior_trackers),
@@ -255,6 +269,7 @@ def install() -> None:
     _install_action_result_validator()
     _install_slim_trackers()
     _install_model_load_without_training_step()
+    _install_rule_debug_line_when_debugging()
     sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_SECONDS))
     _installed = True
     logger.info("perf: model graph runs in the inference thread, off the event loop; dialogue states cached")
@@ -757,3 +772,20 @@ def _install_model_load_without_training_step() -> None:
 
     load.__wrapped__ = rasas_load  # type: ignore[attr-defined]
     RasaModel.load = classmethod(load)  # type: ignore[method-assign]
+
+
+# -- 7. RulePolicy's debug line only when debugging -----------------------------------
+
+
+def _install_rule_debug_line_when_debugging() -> None:
+    from rasa.core.policies.policy import Policy
+    from rasa.core.policies.rule_policy import RulePolicy
+
+    formats = Policy.format_tracker_states
+    rasa_logger = logging.getLogger("rasa")
+
+    def format_tracker_states(states):
+        return formats(states) if rasa_logger.isEnabledFor(logging.DEBUG) else ""
+
+    format_tracker_states.__wrapped__ = formats  # type: ignore[attr-defined]
+    RulePolicy.format_tracker_states = staticmethod(format_tracker_states)  # type: ignore[method-assign]

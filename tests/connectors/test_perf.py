@@ -721,3 +721,23 @@ async def test_models_loaded_without_a_training_step_are_the_trained_models(proj
                 compared += 1
             tracker.update(event)
     assert compared > 200
+
+
+def test_rule_policys_debug_line_is_built_only_when_debug_logging_is_on():
+    import logging
+
+    from rasa.core.policies.policy import Policy
+    from rasa.core.policies.rule_policy import RulePolicy
+
+    states = [{}, {"user": {"intent": "greet"}, "prev": {"action_name": "action_listen"}}]
+    rasa_logger = logging.getLogger("rasa")
+    level = rasa_logger.level
+    try:
+        rasa_logger.setLevel(logging.INFO)
+        assert RulePolicy.format_tracker_states(states) == ""
+        rasa_logger.setLevel(logging.DEBUG)
+        assert RulePolicy.format_tracker_states(states) == Policy.format_tracker_states(states)
+        assert "user intent: greet" in RulePolicy.format_tracker_states(states)
+    finally:
+        rasa_logger.setLevel(level)
+    assert Policy.format_tracker_states(states) != ""  # other policies keep Rasa's own
