@@ -53,7 +53,8 @@ _LEADING_DAY = re.compile(rf"^(?:el|the|on the|on|dia|day)?\s*{_DAY}\b(?![:/.\-]
 # "en 3 dias" / "in 3 days" is an arrival (_IN_DAYS), not a stay length.
 _NIGHTS = re.compile(r"(?<!\ben )(?<!\bin )(?<!dentro de )\b(\d{1,2}|" + "|".join(NUMBER_WORDS) + r")\s+(?:noches?|nights?|nites?|dias|days)\b")
 _WEEKS = re.compile(r"(?<!\ben )(?<!\bin )(?<!dentro de )\b(\d|a|an|" + "|".join(NUMBER_WORDS) + r")\s+(?:semanas?|weeks?)\b")
-_AGES = re.compile(
+# ages ("niños de 8 y 11 años", "(6 and 9 yrs)"): neither dates nor people (actions/guests.py reads it too)
+AGES = re.compile(
     r"\b(?:de\s+|of\s+|aged\s+)?\d{1,2}(?:\s*(?:,|y|and|&)\s*\d{1,2})*\s*(?:anos|anitos|years?|yrs?|yo|y/o|meses|months?)(?:\s+old)?\b"
 )
 _WEEKEND = re.compile(r"\b(?:fin de semana|finde|fds|weekend|wknd|wkend)\b")
@@ -273,7 +274,7 @@ def parse_stay(text: str, today: dt.date) -> StayDates:
     A message with a single date returns it as check-in; with "N noches" the
     check-out follows from it.
     """
-    norm = _without_reason(_AGES.sub(" ", normalise(text)))  # "niños de 8 y 11 años" are not dates
+    norm = _without_reason(AGES.sub(" ", normalise(text)))  # "niños de 8 y 11 años" are not dates
     nights = parse_nights(norm)
     without_nights = _WEEKS.sub(" ", _NIGHTS.sub(" ", norm))
     # "del 12 al 14, es un finde": the dates say it; the weekend word is no date of its own

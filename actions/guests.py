@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Optional
 
-from actions.dates import _AGES, NUMBER_WORDS
+from actions.dates import AGES, NUMBER_WORDS
 from actions.text import normalise
 
 _NUM = r"(\d{1,2}|" + "|".join(sorted(NUMBER_WORDS, key=len, reverse=True)) + r")"
@@ -86,7 +86,7 @@ def _value(token: str) -> int:
 def _listed_people(norm: str) -> Optional[int]:
     """People named one by one or counted ("2 adultos y un bebé", "me, my wife and our son"), or None."""
     aged = len(_AGED_ONE.findall(norm))
-    norm = _AGES.sub(" ", _AGED_ONE.sub(" ", norm))  # "(6 and 9 yrs)", "de 8 meses": ages, not people
+    norm = AGES.sub(" ", _AGED_ONE.sub(" ", norm))  # "(6 and 9 yrs)", "de 8 meses": ages, not people
     counted = aged + sum(_value(m.group(1)) for m in _COUNTED.finditer(norm))
     counted += sum(_value(m.group(1)) for m in _OWN_COUNT.finditer(norm) if not _COUNTED.match(norm, m.start(1)))
     counted += sum(_value(m.group(1)) for m in _NUM_AND_MORE.finditer(norm))
