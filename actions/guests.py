@@ -19,6 +19,9 @@ _PEOPLE = (
     r"toddlers?|teens?|teenagers?|friends?|sons?|daughters?|ppl|peeps|folks|travell?ers|viajeros|mayores|grown ?-?ups?|"
     r"grownups|seniors|of us|de nosotros)"
 )
+# after a number: a stay length, a date or a time, not people ("para 3 noches", "somos 2/3", "for 10am")
+_LENGTH = r"noches?|nights?|dias|days|semanas?|weeks?"
+_NOT_A_PARTY = rf"(?!\s*(?:{_LENGTH}|de\b|of\b(?! us)|/|th\b|st\b|nd\b|rd\b|am\b|pm\b|h\b))"
 _COUNTED = re.compile(rf"\b{_NUM}\s+(?:mas\s+)?{_PEOPLE}\b")
 # "a baby", "an infant", "+ baby": one more person (never "a couple", "a week")
 _ONE_MORE = re.compile(
@@ -30,17 +33,15 @@ _GROUP = re.compile(
 )
 _SOMOS = re.compile(
     rf"\b(?:somos los|somos las|seremos los|seremos las|somos|seremos|vamos|vendremos|we are|we're|were|we will be|we'll be|there are|there will be|"
-    rf"for|para|pa|nosotros)\s+{_NUM}\b"
-    r"(?!\s*(?:noches?|nights?|dias|days|semanas?|weeks?|de\b|of\b(?! us)|/|th\b|st\b|nd\b|rd\b|am\b|pm\b|h\b))"
+    rf"for|para|pa|nosotros)\s+{_NUM}\b{_NOT_A_PARTY}"
 )
 # "3 of us": the party's total; a breakdown after it ("2 adults and a teen") is not more people
 _TOTAL_US = re.compile(rf"\b{_NUM}\s+(?:of us|de nosotros|de nosotras)\b")
 _ADDED = re.compile(r"^\s*(?:,\s*)?(?:and|plus|y|mas|with|con)\b")
-# "our 2 little monsters", "mis 3 fieras": a counted party whatever the noun
+# "our 2 little monsters", "mis 3 fieras": a counted party whatever the noun (ages are removed before it runs)
 _OWN_COUNT = re.compile(
-    rf"\b(?:our|my|mis|nuestros|nuestras)\s+{_NUM}\b"
-    r"(?!\s*(?:noches?|nights?|dias|days|semanas?|weeks?|rooms?|habitaciones|camas|beds|bags|maletas|cars?|coches?|"
-    r"dogs?|perros?|gatos?|cats?|pets?|mascotas|anos|years?|yrs?|meses|months?))"
+    rf"\b(?:our|my|mis|nuestros|nuestras)\s+{_NUM}\b(?!\s*(?:{_LENGTH}|rooms?|habitaciones|camas|beds|bags|maletas|"
+    r"cars?|coches?|dogs?|perros?|gatos?|cats?|pets?|mascotas))"
 )
 # "our 8 month old", "my 2 year old": one child, said by age
 _AGED_ONE = re.compile(
@@ -73,8 +74,7 @@ _NUM_AND_MORE = re.compile(
 # a number given as a correction: "sorry, 3 actually", "no espera, 4"
 _CORRECTED = re.compile(
     r"^(?:(?:sorry|actually|oh|no|wait|oops|ups|uy|ay|perdon|perdona|espera|mejor|al final|en realidad|hmm+|mm+|"
-    r"make (?:it|that)|que sean|seran)[\s,.!]+)+" + _NUM + r"\b(?![:/.\-]\d)"
-    r"(?!\s*(?:noches?|nights?|dias|days|semanas?|weeks?|de\b|of\b(?! us)|th\b|st\b|nd\b|rd\b|am\b|pm\b|h\b|/))"
+    r"make (?:it|that)|que sean|seran)[\s,.!]+)+" + _NUM + r"\b(?![:/.\-]\d)" + _NOT_A_PARTY
 )
 _BARE = re.compile(rf"^{_NUM}(?:\s+(?:please|pls|por favor|porfa|porfavor|thanks|gracias))?$")
 

@@ -74,6 +74,7 @@ installs it before its own input guard, so that guard stays outermost.
 from __future__ import annotations
 
 import inspect
+import itertools
 import logging
 import re
 import unicodedata
@@ -183,7 +184,8 @@ def _starts_question(rest: str) -> bool:
 
 def _asks_soon(rest: str) -> bool:
     core = _fold(_strip_connectors(rest))
-    return any(_QUESTION_START.match(core[w.start():]) for w in list(_WORD.finditer(core))[:QUESTION_WITHIN_WORDS])
+    words = itertools.islice(_WORD.finditer(core), QUESTION_WITHIN_WORDS)
+    return any(_QUESTION_START.match(core[w.start():]) for w in words)
 
 
 def clauses(text: str) -> List[Clause]:
